@@ -17,6 +17,10 @@ int panicking = 0;
 // of "Shutdown" reach port 0x8900. Only reached when the command line says on_stop=exit:
 // on real hardware these ports may belong to a device.
 [[noreturn]] void exit_emulator(int code) {
+    // Let the UART finish the last line first (LSR bit 6, transmitter empty): Bochs drops
+    // characters still in flight when it shuts down.
+    for (int i = 0; i < 1000000 && !(x86::inb(0x3f8 + 5) & 0x40); i++)
+        x86::pause();
     x86::outb(0xf4, code == 0 ? 0x10 : 0x11);
     for (const char* p = "Shutdown"; *p; p++)
         x86::outb(0x8900, static_cast<uint8_t>(*p));

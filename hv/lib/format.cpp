@@ -62,6 +62,17 @@ size_t vformat(char* buf, size_t size, const char* fmt, va_list ap) {
         int width = 0;
         while (*fmt >= '0' && *fmt <= '9')
             width = width * 10 + (*fmt++ - '0');
+        int precision = -1;   // only %s uses it: at most that many characters
+        if (*fmt == '.') {
+            fmt++;
+            precision = 0;
+            if (*fmt == '*') {
+                precision = va_arg(ap, int);
+                fmt++;
+            }
+            while (*fmt >= '0' && *fmt <= '9')
+                precision = precision * 10 + (*fmt++ - '0');
+        }
         int longs = 0;
         while (*fmt == 'l' || *fmt == 'z') {
             longs += *fmt == 'z' ? 2 : 1;
@@ -96,7 +107,7 @@ size_t vformat(char* buf, size_t size, const char* fmt, va_list ap) {
             if (!str)
                 str = "(null)";
             int n = 0;
-            while (str[n])
+            while ((precision < 0 || n < precision) && str[n])
                 n++;
             if (!left)
                 for (; width > n; width--)

@@ -1,6 +1,6 @@
 // A small printf-style formatter for the console and panic paths. printf syntax so the compiler
 // checks every call (format attribute); supports %d %i %u %x %X %p %s %c %% with l/ll/z and
-// width, zero padding and '-' left alignment. No floating point (the core has no SSE).
+// width, zero padding, '-' left alignment and a precision for %s (%.4s, %.*s). No floating point (the core has no SSE).
 #pragma once
 #include <stdarg.h>
 #include <stddef.h>

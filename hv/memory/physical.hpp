@@ -1,0 +1,34 @@
+// Physical memory and the heap for the running hypervisor: glue that feeds helper-1's pure
+// MemoryMap / FrameAllocator / Heap from the boot description and puts locks around them.
+#pragma once
+#include "boot/boot_info.hpp"
+#include "hv/lib/addr.hpp"
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace hv::mem {
+
+struct Summary {
+    uint64_t usable_bytes = 0;    // RAM the loader's map offers, before our own reservations
+    uint64_t managed_frames = 0;  // what the frame allocator hands out
+    uint64_t highest_ram_end = 0; // end of the highest RAM range of any type (direct map extent)
+};
+
+// Normalizes the loader's map, removes the image, modules, loader info and the first 1 MiB,
+// and builds the frame allocator. Logs one line naming the problem and returns false on error.
+[[nodiscard]] bool init_frames(const boot::BootInfo& info, uint32_t min_memory_mib, Summary& out);
+// Starts the heap; needs the final direct map (its frames may lie anywhere in RAM).
+[[nodiscard]] bool init_heap();
+
+[[nodiscard]] bool alloc_frame(PhysAddr& out); // one 4 KiB frame, zeroed
+[[nodiscard]] bool alloc_frames(uint64_t count, uint64_t align, PhysAddr& out);
+[[nodiscard]] bool free_frame(PhysAddr frame);
+[[nodiscard]] uint64_t free_frames();
+
+[[nodiscard]] void* alloc(size_t bytes);
+[[nodiscard]] void* alloc_aligned(size_t bytes, size_t align);
+void free(void* p); // panics on a pointer the heap refuses
+[[nodiscard]] bool heap_check();
+
+} // namespace hv::mem

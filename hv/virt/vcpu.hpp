@@ -1,0 +1,47 @@
+// The one CPU interface. svm::Vcpu and vmx::Vcpu both satisfy `VcpuBackend`; the exit loop and
+// everything above it are written once against it and instantiated per backend, which is chosen
+// once at boot from CPUID (no virtual calls on the exit path).
+#pragma once
+#include <stdint.h>
+
+#include "hv/lib/addr.hpp"
+#include "hv/lib/traits.hpp"
+#include "hv/virt/guest_state.hpp"
+#include "hv/virt/intercept.hpp"
+
+namespace hv::virt {
+
+// What a partition shares between its virtual processors and hands to each backend Vcpu.
+struct PartitionHw {
+    PhysAddr nested_root;     // EPT PML4 / NPT PML4 (hv/memory/page_table.hpp formats)
+    PhysAddr msr_bitmap;      // vendor layout, built by the backend's msr policy helper
+    PhysAddr io_bitmap;       // vendor layout, built by the backend's io policy helper
+    uint16_t tag;             // VPID (VT-x) / ASID (AMD-V), unique per partition, never 0
+};
+
+// How a virtual processor starts (TLFS initial VP context / architectural INIT state).
+struct StartState {
+    enum class Mode : uint8_t { real_mode_sipi, long_mode } mode;
+    uint8_t sipi_vector;      // real mode: CS = vector << 8, IP = 0 (Intel SDM vol 3 8.4.4)
+    uint64_t rip, rsp, cr3;   // long mode: flat 64-bit code, paging with this CR3
+    uint64_t rdi, rsi;        // long mode: handoff arguments (System V order)
+};
+
+template <class V>
+concept VcpuBackend = requires(V& v, const V& cv, GuestGprs& gprs, Reg r, Seg s, uint64_t x,
+                               const Segment& seg, const Event& e, const StartState& st, bool b) {
+    { v.reset(st) } -> same_as<void>;
+    { v.run(gprs) } -> same_as<Intercept>;                  // enter, return the decoded exit
+    { cv.read(r) } -> same_as<uint64_t>;
+    { v.write(r, x) } -> same_as<void>;
+    { cv.segment(s) } -> same_as<Segment>;
+    { v.set_segment(s, seg) } -> same_as<void>;
+    { v.advance_rip(static_cast<uint8_t>(x)) } -> same_as<void>; // also ends an STI/MOV SS shadow
+    { v.inject(e) } -> same_as<void>;                       // delivered at the next entry
+    { cv.injection_pending() } -> same_as<bool>;
+    { cv.interruptible() } -> same_as<bool>;                // RFLAGS.IF and no interrupt shadow
+    { v.request_interrupt_window(b) } -> same_as<void>;
+    { v.set_exception_intercepts(static_cast<uint32_t>(x)) } -> same_as<void>;
+};
+
+} // namespace hv::virt

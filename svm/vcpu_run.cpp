@@ -1,0 +1,50 @@
+// The privileged half of svm::Vcpu: entering the guest and XCR0 changes.
+#include "hv/arch/x86.hpp"
+#include "svm/vcpu.hpp"
+
+extern "C" void svm_enter(hv::virt::GuestGprs* gprs, uint64_t vmcb_pa, uint64_t host_area_pa,
+                          uint64_t host_if);
+
+namespace svm {
+
+hv::virt::Intercept Vcpu::run(hv::virt::GuestGprs& gprs) {
+    uint64_t flags = hv::x86::read_rflags();
+    hv::x86::cli();   // no migration and no interrupt handler between the checks and VMRUN
+    ProcessorState& p = processor();
+    if (p.index != last_processor_) {
+        // Translations of this ASID cached on another processor, or stale ones from a
+        // partition that used it before, must not survive (APM 15.16).
+        flush_ = true;
+        last_processor_ = p.index;
+    }
+    if (flush_) {
+        vmcb_->control.tlb_control = features_.flush_by_asid ? tlb_flush_asid : tlb_flush_all;
+        flush_ = false;
+    }
+    xstate_load(p, xstate_, features_);
+    prepare_entry(gprs);
+    svm_enter(&gprs, vmcb_pa_.raw(), p.host_vmsave_area.raw(), (flags >> 9) & 1);
+    return complete_exit(gprs);
+}
+
+void Vcpu::release_extended_state() {
+    uint64_t flags = hv::x86::read_rflags();
+    hv::x86::cli();
+    xstate_release(processor(), xstate_, features_);
+    if (flags & (1u << 9))
+        hv::x86::sti();
+}
+
+bool Vcpu::handle_xsetbv(const hv::virt::GuestGprs& g, uint8_t length) {
+    auto index = static_cast<uint32_t>(g[hv::virt::Gpr::rcx]);
+    uint64_t value = (g[hv::virt::Gpr::rdx] << 32) | static_cast<uint32_t>(g[hv::virt::Gpr::rax]);
+    if (cpl() != 0 || !xcr0_valid(index, value, guest_xcr0_allowed(features_))) {
+        inject({hv::virt::Event::Type::exception, 13, true, 0, 0});   // #GP(0), RIP unchanged
+        return false;
+    }
+    xstate_set_xcr0(processor(), xstate_, value);
+    advance_rip(length ? length : 3);
+    return true;
+}
+
+} // namespace svm
