@@ -12,4 +12,5 @@ set(HV_PORTABLE_SOURCES
   hv/virt/cpuid_policy.cpp
   hv/virt/uart.cpp
   partitions/elf.cpp
+  partitions/region_list.cpp
 )

@@ -17,6 +17,7 @@
 #include "hv/platform.hpp"
 #include "hv/selftest.hpp"
 #include "hv/smp.hpp"
+#include "hv/virt/root.hpp"
 
 #include <stdint.h>
 
@@ -138,14 +139,12 @@ extern "C" void hv_boot_main(uint32_t magic, uint32_t info_phys) {
     console::log("hv: online backend=%s processors=%u/%u memory=%luMiB\n", backend_name(backend),
                  online_count(), found, memory.usable_bytes >> 20);
 
+    // Built-in suites: hv-selftest, hv-panic, then virt::run_builtin_suite (svm-smoke, vmx-smoke).
     if (options.suite[0] != '\0')
         run_suite(options.suite);
     if (boot_info.module_count == 0) {
         console::log("hv: no root partition image (expected the first Multiboot2 module); stopping\n");
         stop(0);
     }
-    const boot::Module& root = boot_info.modules[0];
-    console::log("hv: root partition image: %s %lu bytes\n", boot_info.str(root.cmdline),
-                 root.end - root.start);
-    stop(0);
+    virt::start_root(backend, boot_info, options);
 }

@@ -22,6 +22,7 @@ struct PerCpu {
     arch::Tss tss{};
     arch::Gdt gdt{};
     void* virt_state = nullptr; // the virtualization backend's per-processor state
+    void (*idle_work)() = nullptr; // run once by smp::idle() after a wake-up, then cleared
     uint64_t last_fixup_vector = 0;
 
     // Cross-processor call mailbox (hv/smp.hpp): a caller holds call_lock, fills fn/arg and

@@ -1,4 +1,6 @@
 #include "hv/selftest.hpp"
+#include "hv/virt/suites.hpp"
+#include "tests/guest/ktap.hpp"
 
 #include "hv/arch/apic.hpp"
 #include "hv/arch/interrupts.hpp"
@@ -141,16 +143,18 @@ const Test tests[] = {
     {"apic_timer_one_shot", apic_timer_fires},
 };
 
+struct ConsoleSink {
+    void write(const char* s, size_t n) { console::write(s, n); }
+};
+
 [[noreturn]] void run_selftest() {
     constexpr size_t n = sizeof tests / sizeof tests[0];
-    console::log("KTAP version 1\n1..%zu\n", n);
-    bool all = true;
-    for (size_t i = 0; i < n; i++) {
-        bool ok = tests[i].run();
-        all = all && ok;
-        console::log("%sok %zu %s\n", ok ? "" : "not ", i + 1, tests[i].name);
-    }
-    stop(all ? 0 : 1);
+    ConsoleSink sink;
+    ktap::Reporter report(sink);
+    report.begin(n);
+    for (size_t i = 0; i < n; i++)
+        report.check(tests[i].run(), tests[i].name);
+    stop(report.finish());
 }
 
 [[noreturn]] void run_panic() {
@@ -180,6 +184,8 @@ void run_suite(const char* name) {
         run_selftest();
     if (named(name, "hv-panic"))
         run_panic();
+    if (int code = 0; virt::run_builtin_suite(name, code))
+        stop(code);
     console::log("hv: unknown suite '%s'\n", name);
     stop(1);
 }

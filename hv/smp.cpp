@@ -162,8 +162,11 @@ uint32_t call_on_all(CallFn fn, void* arg) {
 }
 
 void idle() {
-    for (;;)
+    for (;;) {
         asm volatile("sti; hlt; cli" ::: "memory"); // STI's shadow covers HLT: no lost wake-up
+        if (auto work = __atomic_exchange_n(&this_cpu().idle_work, nullptr, __ATOMIC_ACQ_REL))
+            work();
+    }
 }
 
 } // namespace hv::smp

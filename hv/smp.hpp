@@ -24,7 +24,8 @@ using CallFn = void (*)(void*);
 // Every online processor, the caller included; returns how many ran it.
 uint32_t call_on_all(CallFn fn, void* arg);
 
-// The idle loop of an application processor: halts with interrupts on.
+// The idle loop of an application processor: halts with interrupts on, and runs the processor's
+// idle_work (PerCpu) when a wake-up finds one, e.g. a virtual processor to run.
 [[noreturn]] void idle();
 
 // Panic support (hv/smp_stop.cpp): true once a processor has started stopping the others;

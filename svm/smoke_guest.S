@@ -80,6 +80,22 @@ SNIPPET irq
 SNIPPET irq_handler
     mov $0x40, %ebx
     vmmcall
+SNIPPET xsetbv
+    mov %cr4, %rax
+    or $0x40000, %rax               /* OSXSAVE */
+    mov %rax, %cr4
+    xor %ecx, %ecx
+    xor %edx, %edx
+    mov $7, %eax
+    xsetbv                          /* valid: x87 | SSE | AVX */
+    xgetbv
+    mov %rax, %rbx
+    mov $2, %eax                    /* invalid: x87 clear */
+    vmmcall                         /* 3 bytes: the host checks RBX */
+    xsetbv                          /* #GP(0) injected: the handler below reports */
+SNIPPET gp_handler
+    mov $0xd, %ebx
+    vmmcall
 SNIPPET loop
     vmmcall                         /* 3 bytes */
     jmp svm_guest_loop

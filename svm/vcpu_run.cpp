@@ -1,5 +1,6 @@
 // The privileged half of svm::Vcpu: entering the guest and XCR0 changes.
 #include "hv/arch/x86.hpp"
+#include "svm/checks.hpp"
 #include "svm/vcpu.hpp"
 
 extern "C" void svm_enter(hv::virt::GuestGprs* gprs, uint64_t vmcb_pa, uint64_t host_area_pa,
@@ -23,8 +24,15 @@ hv::virt::Intercept Vcpu::run(hv::virt::GuestGprs& gprs) {
     }
     xstate_load(p, xstate_, features_);
     prepare_entry(gprs);
+    // Replayed before entry because a failed VMRUN may overwrite the state it refused (Bochs
+    // writes its own EFER back); a few dozen compares against a world switch of microseconds.
+    const char* suspect = check_vmcb(*vmcb_, features_);
     svm_enter(&gprs, vmcb_pa_.raw(), p.host_vmsave_area.raw(), (flags >> 9) & 1);
-    return complete_exit(gprs);
+    xstate_after_exit(p, xstate_, features_);
+    hv::virt::Intercept x = complete_exit(gprs);
+    if (x.kind == hv::virt::ExitKind::invalid_state && suspect && x.entry.code == exit::invalid)
+        x.entry.check = suspect;
+    return x;
 }
 
 void Vcpu::release_extended_state() {

@@ -54,6 +54,16 @@ void xstate_load(ProcessorState& p, XState& x, const Features& f) {
     p.xstate_owner = &x;
 }
 
+void xstate_after_exit(ProcessorState& p, XState& x, const Features& f) {
+    if (!f.xsave)
+        return;
+    uint32_t lo, hi;
+    asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    uint64_t now = (static_cast<uint64_t>(hi) << 32) | lo;
+    x.xcr0 = now;
+    p.xcr0 = now;
+}
+
 void xstate_release(ProcessorState& p, XState& x, const Features& f) {
     if (p.xstate_owner != &x)
         return;

@@ -39,6 +39,9 @@ void xstate_init(XState& x, void* page, const Features& f);
 void xstate_load(ProcessorState& p, XState& x, const Features& f);
 // Saves `x` to memory if this processor holds it (before the Vcpu moves or is destroyed).
 void xstate_release(ProcessorState& p, XState& x, const Features& f);
+// After an exit: adopts the XCR0 the guest left loaded, should it have changed XCR0 without an
+// XSETBV exit (QEMU 7.2 TCG lacks that intercept), so the owner invariant holds.
+void xstate_after_exit(ProcessorState& p, XState& x, const Features& f);
 // A validated new guest XCR0; loaded at once when this processor holds the state.
 void xstate_set_xcr0(ProcessorState& p, XState& x, uint64_t value);
 

@@ -17,8 +17,6 @@ using hv::virt::Seg;
 
 namespace {
 
-constexpr uint64_t cr0_pe = 1, rflags_if = 1u << 9;
-constexpr uint64_t efer_lma = 1u << 10;
 constexpr uint8_t vector_gp = 13;
 
 void xsetbv0(uint64_t v) {

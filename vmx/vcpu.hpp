@@ -1,5 +1,8 @@
 // One virtual processor on VT-x: owns its VMCS and its extended-state area and satisfies
-// hv::virt::VcpuBackend. run() must be called with interrupts disabled on a processor where
+// hv::virt::VcpuBackend. GuestGprs[rsp] mirrors GUEST_RSP: run() copies it out at every exit
+// and writes it back only if the core changed it, so write(Reg::rsp) between runs also works.
+// StartState's RDI/RSI reach GuestGprs at the first run() after reset(). XSETBV exits are
+// handled inside run() (validated, #GP injected on a bad value) and never reach the core. run() must be called with interrupts disabled on a processor where
 // enable_processor() ran; it returns with them disabled (a VM exit clears RFLAGS.IF, SDM vol 3
 // 27.5.3) and the core dispatches a host interrupt the exit reports (acknowledge-on-exit).
 #pragma once
@@ -8,6 +11,7 @@
 #include "hv/lib/addr.hpp"
 #include "hv/virt/vcpu.hpp"
 #include "vmx/exit_decode.hpp"
+#include "vmx/guest_check.hpp"
 #include "vmx/vmx.hpp"
 
 namespace vmx {
@@ -42,38 +46,45 @@ public:
     void set_gdtr(const hv::virt::DescriptorTable& t);
     void set_idtr(const hv::virt::DescriptorTable& t);
     void cancel_injection();
-    // The preemption-timer backstop in TSC ticks (0: off). Default: about 4M ticks.
+    // The preemption-timer backstop in TSC ticks (0: off), rearmed at every entry.
     void set_backstop(uint64_t tsc_ticks);
+    // XCR0 bits the guest may enable with XSETBV (its CPUID view); default: all we manage.
+    void set_xcr0_allowed(uint64_t mask) { xcr0_allowed_ = mask & caps().xcr0_supported; }
     // VMCLEAR on this processor so the Vcpu may run on another one next (SDM vol 3 24.11.1).
     void unload();
     [[nodiscard]] uint64_t xcr0() const { return xcr0_; }
+    [[nodiscard]] uint64_t eptp() const { return eptp_; }
     [[nodiscard]] uint64_t exits() const { return exits_; }
 
 private:
-    friend void save_guest_context(Vcpu& v);
-    void load();                       // VMPTRLD here, host state when the processor changed
-    void write_host_state();
+    void load() const;                 // VMPTRLD here; host state when first used on a processor
+    void write_host_state() const;
     void write_controls(const hv::virt::PartitionHw& hw);
+    void save_context(Processor& p);
     void switch_context(Processor& p);
-    bool handle_xsetbv(hv::virt::GuestGprs& gprs);
-    hv::virt::Intercept entry_failure(const hv::virt::Intercept& decoded);
+    void reset_extended_state();
+    bool handle_xsetbv(hv::virt::GuestGprs& gprs, uint8_t len);
     void reinject_vectoring(const RawExit& e);
-    void set_controls(uint32_t primary);
+    [[nodiscard]] hv::virt::Intercept entry_failure(const hv::virt::Intercept& decoded);
+    [[nodiscard]] GuestStateSnapshot snapshot() const;
 
     PhysAddr vmcs_;
     void* vmcs_virt_;
-    uint8_t* xsave_;
-    Processor* loaded_on_ = nullptr;
+    uint8_t* xsave_;                   // 4 KiB, XSAVE layout (FXSAVE's first 512 bytes without XSAVE)
+    mutable Processor* loaded_on_ = nullptr;
+    mutable uint64_t host_rsp_ = 0;    // last HOST_RSP the entry stub wrote
     bool launched_ = false;
     bool ok_ = false;
+    bool start_pending_ = false;       // the next run() hands StartState's RDI/RSI to the guest
+    hv::virt::StartState start_{};
     uint32_t primary_ = 0;
+    uint32_t backstop_ = 0;            // preemption-timer units; 0 = off
+    uint64_t eptp_ = 0;
     uint64_t cr0_fixed0_ = 0;          // with PE/PG exempt (unrestricted guest)
-    uint64_t host_rsp_ = 0;            // last HOST_RSP the entry stub wrote
     uint64_t xcr0_ = 1;
+    uint64_t xcr0_allowed_ = 0;
     uint64_t cr2_ = 0;
     uint64_t rsp_mirror_ = 0;          // GuestGprs[rsp] as handed out at the last exit
-    bool rsp_mirror_valid_ = false;
-    uint32_t backstop_ = 0;            // preemption-timer units; 0 = off
     uint64_t syscall_msrs_[5] = {};    // STAR, LSTAR, CSTAR, SFMASK, KERNEL_GS_BASE
     uint64_t exits_ = 0;
 };

@@ -76,6 +76,7 @@ Vcpu::Vcpu(PhysAddr vmcs, void* vmcs_virt, void* xsave_area, const hv::virt::Par
     cr0_fixed0_ = c.cr0_fixed0 & ~(cr0_pe | cr0_pg);   // unrestricted guest exempts PE/PG (26.3.1.1)
     write_controls(hw);
     set_backstop(default_backstop_tsc);
+    xcr0_allowed_ = c.xcr0_supported;
     uint64_t probe;
     ok_ = vmread_checked(VmcsField::pin_based_controls, probe);
 }
@@ -138,13 +139,13 @@ void Vcpu::write_host_state() const {
     vmwrite(VmcsField::host_gdtr_base, gdt.base);
     vmwrite(VmcsField::host_idtr_base, idt.base);
     vmwrite(VmcsField::host_tr_base, tss_base(gdt, selector_of(6)));
-    vmwrite(VmcsField::host_fs_base, rdmsr(msr::fs_base));
-    vmwrite(VmcsField::host_gs_base, rdmsr(msr::gs_base));
+    vmwrite(VmcsField::host_fs_base, rdmsr(hv::x86::msr::fs_base));
+    vmwrite(VmcsField::host_gs_base, rdmsr(hv::x86::msr::gs_base));
     vmwrite(VmcsField::host_sysenter_cs, rdmsr(vmx::msr::sysenter_cs));
     vmwrite(VmcsField::host_sysenter_esp, rdmsr(vmx::msr::sysenter_esp));
     vmwrite(VmcsField::host_sysenter_eip, rdmsr(vmx::msr::sysenter_eip));
-    vmwrite(VmcsField::host_efer, rdmsr(msr::efer));
-    vmwrite(VmcsField::host_pat, rdmsr(msr::pat));
+    vmwrite(VmcsField::host_efer, rdmsr(hv::x86::msr::efer));
+    vmwrite(VmcsField::host_pat, rdmsr(hv::x86::msr::pat));
     vmwrite(VmcsField::host_rip, reinterpret_cast<uint64_t>(vmx_exit_stub));
 }
 

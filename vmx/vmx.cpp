@@ -122,7 +122,7 @@ bool enable_processor(PhysAddr vmxon_region, void* vmxon_virt) {
         hv::console::log("%s\n", d.reason);
         return false;
     }
-    if (rdmsr(msr::gs_base) == 0) {
+    if (rdmsr(hv::x86::msr::gs_base) == 0) {
         hv::console::log("vmx: per-processor state (GS base) not set up before enable_processor\n");
         return false;
     }

@@ -9,6 +9,8 @@
 
 namespace vmx {
 
+using hv::PhysAddr;
+
 class Vcpu;
 
 // What the hardware of one processor currently holds on behalf of which Vcpu; reached through

@@ -58,6 +58,10 @@ bool send_raw(uint32_t dest, uint32_t low) {
 
 } // namespace
 
+uint32_t read_reg(uint32_t offset) { return read(offset); }
+void write_reg(uint32_t offset, uint32_t value) { write(offset, value); }
+bool send_icr(uint32_t dest, uint32_t low) { return send_raw(dest, low); }
+
 void init_global() {
     // The 8259 PICs stay unused: move them off the exception vectors (firmware leaves IRQ 0 at
     // vector 8, which looks like a #DF) and mask every line. A spurious IRQ 7/15 can still be

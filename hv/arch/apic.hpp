@@ -23,6 +23,12 @@ enum class Delivery : uint32_t { fixed = 0, nmi = 4 << 8, init = 5 << 8, startup
 
 // Sends one IPI and waits (bounded) until the xAPIC has accepted it; false on timeout.
 bool send(uint32_t apic_id, Delivery mode, uint8_t vector = 0);
+// Raw register access by xAPIC offset (SDM vol 3 table 11-1), in either mode: the root's
+// virtual x2APIC is built on these (hv/virt/apic_virt.cpp).
+[[nodiscard]] uint32_t read_reg(uint32_t offset);
+void write_reg(uint32_t offset, uint32_t value);
+// An ICR write as given: low 32 bits and an 8-bit (xAPIC) or 32-bit (x2APIC) destination.
+bool send_icr(uint32_t dest, uint32_t low);
 // Shorthand 11b: all processors excluding the sender.
 bool send_all_but_self(Delivery mode, uint8_t vector = 0);
 

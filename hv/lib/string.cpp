@@ -8,7 +8,9 @@
 extern "C" {
 
 void* memcpy(void* dst, const void* src, size_t n) {
-    asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+    // REP MOVSB advances RDI: work on a copy, since callers (and GCC) use the returned dst.
+    void* d = dst;
+    asm volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
     return dst;
 }
 

@@ -102,6 +102,35 @@ uint64_t free_frames() {
     return frames.free_frames();
 }
 
+uint64_t donate_free_frames(uint64_t keep_frames, uint32_t max_runs, RunFn fn, void* ctx) {
+    IrqLockGuard g(frames_lock);
+    uint64_t budget = frames.free_frames() > keep_frames ? frames.free_frames() - keep_frames : 0;
+    uint64_t given = 0;
+    uint32_t runs = 0;
+    // The normalized map lists the managed ranges in ascending order: walk them frame by frame,
+    // so the lowest frames go to the partition and the hypervisor keeps the top of memory.
+    for (size_t i = 0; i < memory_map.count() && given < budget && runs < max_runs; i++) {
+        uint64_t f = memory_map[i].base.raw(), end = f + memory_map[i].length;
+        while (f < end && given < budget && runs < max_runs) {
+            if (!frames.is_free(PhysAddr(f))) {
+                f += page_size;
+                continue;
+            }
+            uint64_t start = f, n = 0;
+            while (f < end && given + n < budget && frames.is_free(PhysAddr(f))) {
+                f += page_size;
+                n++;
+            }
+            if (!frames.claim(PhysAddr(start), n))
+                panic("donate_free_frames: claiming %lu free frames at %lx failed", n, start);
+            fn(ctx, PhysAddr(start), n);
+            given += n;
+            runs++;
+        }
+    }
+    return given;
+}
+
 void* alloc(size_t bytes) {
     return alloc_aligned(bytes, Heap::alignment);
 }

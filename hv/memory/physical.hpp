@@ -26,6 +26,12 @@ struct Summary {
 [[nodiscard]] bool free_frame(PhysAddr frame);
 [[nodiscard]] uint64_t free_frames();
 
+// Hands every free frame but the highest `keep_frames` to a partition: claims them so the
+// hypervisor never allocates them again, and reports each run of consecutive frames to `fn`.
+// Stops early (keeping the rest) once `max_runs` runs were reported. Returns frames given.
+using RunFn = void (*)(void* ctx, PhysAddr base, uint64_t frames);
+uint64_t donate_free_frames(uint64_t keep_frames, uint32_t max_runs, RunFn fn, void* ctx);
+
 [[nodiscard]] void* alloc(size_t bytes);
 [[nodiscard]] void* alloc_aligned(size_t bytes, size_t align);
 void free(void* p); // panics on a pointer the heap refuses

@@ -1,4 +1,12 @@
 # Vendor-neutral virtualization layer, built into hv.elf.
 set(VIRT_IMAGE_SOURCES
   ${PROJECT_SOURCE_DIR}/hv/virt/intercept.cpp
+  ${PROJECT_SOURCE_DIR}/hv/virt/suites.cpp
+  ${PROJECT_SOURCE_DIR}/hv/virt/vp_runtime.cpp
+  ${PROJECT_SOURCE_DIR}/hv/virt/apic_virt.cpp
+  ${PROJECT_SOURCE_DIR}/hv/virt/policy.cpp
+  ${PROJECT_SOURCE_DIR}/hv/virt/root_layout.cpp
+  ${PROJECT_SOURCE_DIR}/hv/virt/root.cpp
+  ${PROJECT_SOURCE_DIR}/hv/virt/vendor_svm.cpp
+  ${PROJECT_SOURCE_DIR}/hv/virt/vendor_vmx.cpp
 )

@@ -39,7 +39,8 @@ struct [[gnu::packed]] DescriptorPointer {
 };
 
 alignas(16) IdtGate idt[32];
-alignas(16) const uint64_t gdt[3] = {0, 0x00af9a000000ffff, 0x00cf92000000ffff};
+// Accessed bits preset: the table is read-only and a segment load would otherwise write it.
+alignas(16) const uint64_t gdt[3] = {0, 0x00af9b000000ffff, 0x00cf93000000ffff};
 hv::Spinlock console_lock;
 uint64_t khz = 1000000;   // until the handoff says
 

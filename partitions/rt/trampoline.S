@@ -52,8 +52,8 @@ rt_tramp_long:
     .balign 8
 rt_tramp_gdt:
     .quad 0
-    .quad 0x00af9a000000ffff              /* 0x08: 64-bit code */
-    .quad 0x00cf92000000ffff              /* 0x10: data */
+    .quad 0x00af9b000000ffff              /* 0x08: 64-bit code (accessed bits preset) */
+    .quad 0x00cf93000000ffff              /* 0x10: data */
 rt_tramp_gdtr:
     .word 23
     .long 0

@@ -82,7 +82,7 @@ TEST_CASE("Bad input ends in one clear line and a failure status", "[badinput]")
     SECTION("too little memory") {
         auto r = boot({"--backend", "svm", "--hv-args", "min_memory=100000", "--timeout", "120"});
         INFO(r.text());
-        CHECK(r.has("too little memory"));
+        CHECK(r.has("need at least 100000 MiB"));
         CHECK(r.status == 1);
     }
     SECTION("forcing a virtualization extension the processor lacks") {
@@ -107,6 +107,7 @@ TEST_CASE("Bad input ends in one clear line and a failure status", "[badinput]")
         auto at = started.find("work=");
         REQUIRE(at != std::string::npos);
         auto work = started.substr(at + 5, started.find(')', at) - at - 5);
-        CHECK(std::system(("pgrep -f '" + work + "' >/dev/null").c_str()) != 0);
+        // "[/]" keeps the pattern from matching the shell that runs pgrep.
+        CHECK(std::system(("pgrep -f '[/]" + work.substr(1) + "' >/dev/null").c_str()) != 0);
     }
 }

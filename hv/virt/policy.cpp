@@ -1,0 +1,125 @@
+// MSR and I/O policy (docs/root-partition.md). What a partition may not see or change is
+// refused with #GP(0), as a processor without the feature would; everything the root owns as
+// the hardware's owner passes through untouched by never being intercepted.
+#include "hv/virt/policy.hpp"
+
+#include "hv/arch/interrupts.hpp"
+#include "hv/arch/x86.hpp"
+#include "hv/console.hpp"
+#include "hv/panic.hpp"
+#include "hypercalls/abi/tlfs.hpp"
+
+namespace hv::virt {
+namespace {
+
+constexpr Outcome ok(uint64_t v = 0) { return {false, v}; }
+constexpr Outcome gp() { return {true, 0}; }
+
+constexpr uint64_t apic_base_bsp = 1u << 8, apic_base_extd = 1u << 10, apic_base_enable = 1u << 11;
+constexpr uint64_t apic_base_default = 0xfee00000;
+constexpr uint64_t feature_control_lock = 1;
+constexpr uint64_t vm_cr_svmdis = 1u << 4, vm_cr_lock = 1u << 3;
+
+Outcome synthetic_read(Vp& vp, uint32_t msr) {
+    switch (msr) {
+    case tlfs::msr::vp_index:
+        return ok(vp.index);
+    default:
+        return gp();   // not offered in CPUID 0x40000003 (TLFS 2.4.4): #GP as the TLFS says
+    }
+}
+
+} // namespace
+
+Outcome msr_read(Vp& vp, uint32_t msr) {
+    if (msr >= x2apic_first && msr <= x2apic_last)
+        return x2apic_read(vp, msr);
+    if (msr >= tlfs::msr::first && msr < tlfs::msr::last)
+        return synthetic_read(vp, msr);
+    switch (msr) {
+    case 0x1b:
+        return ok(apic_base_default | apic_base_enable | apic_base_extd | (vp.index == 0 ? apic_base_bsp : 0));
+    case 0x3a:
+        return ok(feature_control_lock);   // locked, VMX enabled neither inside nor outside SMX
+    case 0xc0010114:
+        return ok(vm_cr_svmdis | vm_cr_lock);
+    case 0xc0010117:
+        return gp();
+    default:
+        if (msr >= vmx_capability_first && msr <= vmx_capability_last)
+            return gp();
+        break;
+    }
+    // An MSR outside every bitmap range exits always: the root owns the hardware, so it reads
+    // the processor's (and gets #GP where the processor raises it).
+    uint64_t v;
+    if (vp.partition->kind == PartitionKind::root && arch::rdmsr_safe(msr, v))
+        return ok(v);
+    return gp();
+}
+
+Outcome msr_write(Vp& vp, uint32_t msr, uint64_t value) {
+    if (msr >= x2apic_first && msr <= x2apic_last)
+        return x2apic_write(vp, msr, value);
+    if (msr >= tlfs::msr::first && msr < tlfs::msr::last)
+        return gp();   // the writable synthetic MSRs arrive with the hypercall interface
+    switch (msr) {
+    case 0x1b: {
+        // x2APIC mode stays on: leaving it is the illegal x2APIC-to-xAPIC transition (SDM vol 3
+        // 11.12.5); moving the base or disabling the APIC is not offered.
+        uint64_t keep = apic_base_default | apic_base_enable | apic_base_extd;
+        return (value & ~apic_base_bsp) == keep ? ok() : gp();
+    }
+    case 0x3a:
+    case 0xc0010114:
+    case 0xc0010117:
+        return gp();
+    case tsc_aux:
+        // The hypervisor keeps its processor index there (RDTSCP); root VPs are pinned one to
+        // one, so the index a root would write is the one it reads back anyway.
+        return (value >> 32) ? gp() : ok();
+    default:
+        if (msr >= vmx_capability_first && msr <= vmx_capability_last)
+            return gp();
+        break;
+    }
+    if (vp.partition->kind == PartitionKind::root && arch::wrmsr_safe(msr, value))
+        return ok();
+    return gp();
+}
+
+Outcome io_access(Vp& vp, const IoAccess& io, uint32_t out_value) {
+    Partition& p = *vp.partition;
+    if (io.string)
+        return gp();   // string I/O to an emulated port: not offered (the UART takes OUT/IN)
+    if (Uart16550::claims(io.port)) {
+        if (io.size != 1)
+            return ok(io.in ? 0xffffffffu : 0);
+        if (io.in) {
+            IrqLockGuard g(p.uart_lock);
+            return ok(p.uart.read(io.port));
+        }
+        char line[Uart16550::line_max + 1];
+        bool complete;
+        {
+            IrqLockGuard g(p.uart_lock);
+            complete = p.uart.write(io.port, static_cast<uint8_t>(out_value), line);
+        }
+        if (complete) {
+            // The root's lines are the machine's console; a child's carry its name (issue 5).
+            if (p.kind == PartitionKind::root)
+                console::log("%s\n", line);
+            else
+                console::log("%s: %s\n", p.name, line);
+        }
+        return ok();
+    }
+    if (io.port == debug_exit_port && p.debug_exit_port && !io.in) {
+        console::log("hv: %s partition wrote %u to the debug-exit port\n", p.name, out_value & 0xff);
+        stop(static_cast<int>(out_value & 0xff));
+    }
+    // An intercepted port the policy does not know: reads float high, writes are dropped.
+    return ok(io.in ? 0xffffffffu : 0);
+}
+
+} // namespace hv::virt

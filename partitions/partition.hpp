@@ -1,0 +1,66 @@
+// The hypervisor's partition and virtual-processor objects (TLFS ch. 4 and 6). The backend's
+// Vcpu behind each Vp is created by the vendor layer chosen at boot (hv/virt/vendor.hpp); these
+// objects hold what is the same on both vendors.
+#pragma once
+#include <stdint.h>
+
+#include "hv/lib/addr.hpp"
+#include "hv/lib/spinlock.hpp"
+#include "hv/virt/cpuid_policy.hpp"
+#include "hv/virt/guest_state.hpp"
+#include "hv/virt/intercept.hpp"
+#include "hv/virt/uart.hpp"
+#include "hv/virt/vcpu.hpp"
+
+namespace hv {
+
+struct Partition;
+
+enum class VpState : uint8_t {
+    stopped,         // never started, or stopped for good
+    wait_for_sipi,   // after INIT (Intel SDM vol 3 8.4.1): only a SIPI starts it
+    runnable,        // has a start pending or was running
+    running,
+};
+
+struct Vp {
+    Partition* partition = nullptr;
+    uint32_t index = 0;          // the TLFS VP index
+    uint32_t apic_id = 0;
+    uint32_t cpu = 0;            // the processor that runs it (root VPs are pinned one to one)
+    VpState state = VpState::stopped;
+    virt::StartState start{};    // applied at the next entry when start_pending
+    bool start_pending = false;
+    bool nmi_pending = false;
+    virt::GuestGprs gprs{};
+    void* vcpu = nullptr;        // svm::Vcpu or vmx::Vcpu, per the backend chosen at boot
+    uint64_t pending_irq[4]{};   // physical vectors waiting for injection, one bit each
+    uint64_t exits[static_cast<int>(virt::ExitKind::unknown) + 1]{};
+    uint32_t refusals_logged = 0;   // bounds the log lines a misbehaving guest can cause
+};
+
+enum class PartitionKind : uint8_t { root, child };
+
+struct Partition {
+    uint64_t id = 0;
+    PartitionKind kind = PartitionKind::child;
+    char name[16] = {};
+    virt::CpuidPolicy cpuid{};
+    virt::PartitionHw hw{};
+    uint8_t* msr_bitmap = nullptr;
+    uint8_t* io_bitmap = nullptr;
+    Spinlock uart_lock;
+    virt::Uart16550 uart;
+    bool debug_exit_port = false;   // port 0xf4 ends the machine run (emulators only)
+    uint32_t vp_count = 0;
+    Vp* vps = nullptr;
+
+    [[nodiscard]] Vp* vp_by_apic_id(uint32_t apic_id) {
+        for (uint32_t i = 0; i < vp_count; i++)
+            if (vps[i].apic_id == apic_id)
+                return &vps[i];
+        return nullptr;
+    }
+};
+
+} // namespace hv
