@@ -47,6 +47,7 @@ struct Partition {
     char name[16] = {};
     virt::CpuidPolicy cpuid{};
     virt::PartitionHw hw{};
+    bool nested_is_ept = false;     // the format of hw.nested_root (VT-x EPT or AMD-V NPT)
     uint8_t* msr_bitmap = nullptr;
     uint8_t* io_bitmap = nullptr;
     Spinlock uart_lock;

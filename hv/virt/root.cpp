@@ -81,6 +81,7 @@ template <class Vendor> bool build_nested_map(Partition& p, const RootLayout& l)
     if (at < limit && !map_chunk(at, limit, false))
         return false;
     p.hw.nested_root = map.root();
+    p.nested_is_ept = is_same_v<typename Vendor::NestedFormat, EptFormat>;
     return true;
 }
 

@@ -7,6 +7,7 @@ set(VIRT_IMAGE_SOURCES
   ${PROJECT_SOURCE_DIR}/hv/virt/policy.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/root_layout.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/root.cpp
+  ${PROJECT_SOURCE_DIR}/hv/virt/guest_memory.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/vendor_svm.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/vendor_vmx.cpp
 )

@@ -125,4 +125,15 @@ rt_probe_inb:
     ret
     fixup 1b, probe_fault
 
+    /* void rt_probe_xsetbv(uint32_t xcr, int* vector, uint64_t value) */
+    .globl rt_probe_xsetbv
+rt_probe_xsetbv:
+    movl $-1, (%rsi)
+    mov %edi, %ecx
+    mov %rdx, %rax
+    shr $32, %rdx
+1:  xsetbv
+    ret
+    fixup 1b, probe_fault
+
     .section .note.GNU-stack, "", @progbits

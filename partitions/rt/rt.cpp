@@ -17,6 +17,7 @@ void rt_probe_ud2(uint64_t, int* vector);
 void rt_probe_int3(uint64_t, int* vector);
 void rt_probe_div0(uint64_t, int* vector);
 uint8_t rt_probe_inb(uint16_t port, int* vector);
+void rt_probe_xsetbv(uint32_t xcr, int* vector, uint64_t value);
 extern const uint64_t rt_isr_table[32];
 extern const uint64_t rt_fixup_start[], rt_fixup_end[];
 }
@@ -167,6 +168,11 @@ Probe probe_int3() {
 Probe probe_div0() {
     Probe p{};
     rt_probe_div0(0, &p.vector);
+    return p;
+}
+Probe probe_xsetbv(uint32_t xcr, uint64_t value) {
+    Probe p{};
+    rt_probe_xsetbv(xcr, &p.vector, value);
     return p;
 }
 Probe probe_inb(uint16_t port) {

@@ -49,6 +49,7 @@ Probe probe_write64(uint64_t virt, uint64_t value);
 Probe probe_ud2();
 Probe probe_int3();
 Probe probe_div0();
+Probe probe_xsetbv(uint32_t xcr, uint64_t value);
 void outb(uint16_t port, uint8_t v);
 uint8_t inb(uint16_t port);
 Probe probe_inb(uint16_t port);
