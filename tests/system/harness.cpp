@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sys/wait.h>
 
@@ -28,6 +29,20 @@ std::string Run::text() const {
     for (const auto& l : lines)
         s += l.text + "\n";
     return s;
+}
+
+int Run::ktap_planned() const {
+    for (const auto& l : lines)
+        if (l.text.rfind("1..", 0) == 0)
+            return std::atoi(l.text.c_str() + 3);
+    return -1;
+}
+
+int Run::ktap_count(bool ok) const {
+    int n = 0;
+    for (const auto& l : lines)
+        n += l.text.rfind(ok ? "ok " : "not ok ", 0) == 0;
+    return n;
 }
 
 static std::string quote(const std::string& s) {

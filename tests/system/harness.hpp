@@ -20,6 +20,9 @@ struct Run {
     // Seconds from emulator start to the first line containing needle; negative when absent.
     double time_of(const std::string& needle) const;
     std::string text() const;
+    // KTAP: the plan's count ("1..N"), and how many result lines said ok / not ok.
+    int ktap_planned() const;
+    int ktap_count(bool ok) const;
 };
 
 // args: tools/run options, e.g. {"--backend", "svm", "--smp", "4"}.

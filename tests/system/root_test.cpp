@@ -1,0 +1,64 @@
+// The root partition runs on both vendors: it boots, starts its processors with its own
+// INIT-SIPI-SIPI, and the guest suites that run as the root pass.
+#include <catch2/catch.hpp>
+
+#include "harness.hpp"
+
+using system_test::boot;
+
+namespace {
+
+void expect_suite_passes(const std::vector<std::string>& args) {
+    auto r = boot(args);
+    INFO(r.text());
+    CHECK(r.has("KTAP version 1"));
+    CHECK(r.ktap_planned() > 0);
+    CHECK(r.ktap_count(true) == r.ktap_planned());
+    CHECK(r.ktap_count(false) == 0);
+    CHECK(r.status == 0);
+}
+
+} // namespace
+
+TEST_CASE("The root partition starts every processor on AMD-V (QEMU)", "[root][svm]") {
+    auto r = boot({"--backend", "svm", "--smp", "4", "--timeout", "180"});
+    INFO(r.text());
+    CHECK(r.has("root: online processors=4"));
+    CHECK(r.status == 0);
+}
+
+TEST_CASE("The root partition starts every processor on VT-x (Bochs)", "[root][vmx]") {
+    auto r = boot({"--backend", "vmx", "--smp", "4", "--timeout", "500"});
+    INFO(r.text());
+    CHECK(r.has("root: online processors=4"));
+    CHECK(r.status == 0);
+}
+
+TEST_CASE("root-cpu passes on AMD-V (QEMU) with 1 and 4 processors", "[root-cpu][svm]") {
+    SECTION("1 processor") { expect_suite_passes({"--backend", "svm", "--smp", "1", "--suite", "root-cpu"}); }
+    SECTION("4 processors") { expect_suite_passes({"--backend", "svm", "--smp", "4", "--suite", "root-cpu"}); }
+}
+
+TEST_CASE("root-cpu passes on VT-x (Bochs) with 1 and 4 processors", "[root-cpu][vmx]") {
+    SECTION("1 processor") {
+        expect_suite_passes({"--backend", "vmx", "--smp", "1", "--suite", "root-cpu", "--timeout", "500"});
+    }
+    SECTION("4 processors") {
+        expect_suite_passes({"--backend", "vmx", "--smp", "4", "--suite", "root-cpu", "--timeout", "500"});
+    }
+}
+
+TEST_CASE("root-cpu passes on AMD-V with NRIP-save (Bochs)", "[root-cpu][svm][bochs]") {
+    expect_suite_passes(
+        {"--backend", "svm", "--emulator", "bochs", "--smp", "2", "--suite", "root-cpu", "--timeout", "500"});
+}
+
+TEST_CASE("The backend smoke suites pass", "[smoke]") {
+    SECTION("svm-smoke on QEMU") { expect_suite_passes({"--backend", "svm", "--suite", "svm-smoke"}); }
+    SECTION("svm-smoke on Bochs") {
+        expect_suite_passes({"--backend", "svm", "--emulator", "bochs", "--suite", "svm-smoke", "--timeout", "500"});
+    }
+    SECTION("vmx-smoke on Bochs") {
+        expect_suite_passes({"--backend", "vmx", "--suite", "vmx-smoke", "--timeout", "500"});
+    }
+}
