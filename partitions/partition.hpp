@@ -11,6 +11,7 @@
 #include "hv/virt/intercept.hpp"
 #include "hv/virt/uart.hpp"
 #include "hv/virt/vcpu.hpp"
+#include "hypercalls/page.hpp"
 
 namespace hv {
 
@@ -37,6 +38,12 @@ struct Vp {
     uint64_t pending_irq[4]{};   // physical vectors waiting for injection, one bit each
     uint64_t exits[static_cast<int>(virt::ExitKind::unknown) + 1]{};
     uint32_t refusals_logged = 0;   // bounds the log lines a misbehaving guest can cause
+
+    // Child partitions (hv/virt/children.cpp).
+    bool flush_nested = false;   // the partition's nested map changed: flush before the next entry
+    bool running = false;        // dispatched right now (a child VP runs on one processor at a time)
+    bool exists = false;         // created by CreateVp and not deleted
+    uint32_t last_cpu = ~0u;     // where its Vcpu was last loaded (VT-x VMCS, extended state)
 };
 
 enum class PartitionKind : uint8_t { root, child };
@@ -55,6 +62,7 @@ struct Partition {
     bool debug_exit_port = false;   // port 0xf4 ends the machine run (emulators only)
     uint32_t vp_count = 0;
     Vp* vps = nullptr;
+    void* child = nullptr;          // hv::virt::Child for child partitions (hv/virt/children.hpp)
 
     [[nodiscard]] Vp* vp_by_apic_id(uint32_t apic_id) {
         for (uint32_t i = 0; i < vp_count; i++)
@@ -62,6 +70,10 @@ struct Partition {
                 return &vps[i];
         return nullptr;
     }
+
+    // The hypercall interface (hypercalls/page.hpp): guest OS ID and hypercall page, per partition.
+    Spinlock hypercall_lock;
+    hypercalls::InterfaceState hypercall{};
 };
 
 } // namespace hv

@@ -44,6 +44,7 @@ Intercept start(Vcpu& v, const uint8_t* sym, uint64_t rdi = 0) {
     hv::virt::StartState st{hv::virt::StartState::Mode::long_mode, 0, gva(sym), smoke::gpa_stack_top,
                             smoke::gpa_guest_pml4, rdi, 0};
     v.reset(st);
+    hv::virt::start_gprs(g, st);
     v.set_exception_intercepts(0);
     return v.run(g);
 }
@@ -93,12 +94,14 @@ void test_faults(Suite& s, Vcpu& v) {
     hv::virt::StartState st{hv::virt::StartState::Mode::long_mode, 0, gva(svm_guest_ud), smoke::gpa_stack_top,
                             smoke::gpa_guest_pml4, 0, 0};
     v.reset(st);
+    hv::virt::start_gprs(g, st);
     v.set_exception_intercepts((1u << 6) | (1u << 13));
     x = v.run(g);
     s.result(expect(x, ExitKind::exception, gva(svm_guest_ud), v, 0) && x.exception.vector == 6 &&
                  !x.exception.has_error_code, "ud-intercept");
     st.rip = gva(svm_guest_gp);
     v.reset(st);
+    hv::virt::start_gprs(g, st);
     x = v.run(g);
     s.result(expect(x, ExitKind::exception, gva(svm_guest_gp) + 5, v, 0) && x.exception.vector == 13 &&
                  x.exception.has_error_code && x.exception.error_code == 8, "gp-intercept-error-code");
@@ -129,8 +132,10 @@ void test_state(Suite& s, Vcpu& v, Vcpu& other) {
     hv::virt::StartState st{hv::virt::StartState::Mode::long_mode, 0, gva(svm_guest_sse), smoke::gpa_stack_top,
                             smoke::gpa_guest_pml4, 0xaaaa5555aaaa5555ull, 0};
     v.reset(st);
+    hv::virt::start_gprs(ga, st);
     st.rdi = 0x5555aaaa5555aaaaull;
     other.reset(st);
+    hv::virt::start_gprs(gb, st);
     ok = v.run(ga).kind == ExitKind::hypercall && other.run(gb).kind == ExitKind::hypercall;
     v.advance_rip(3);
     other.advance_rip(3);
@@ -140,6 +145,7 @@ void test_state(Suite& s, Vcpu& v, Vcpu& other) {
 
     hv::virt::StartState rs{hv::virt::StartState::Mode::real_mode_sipi, 9, 0, 0, 0, 0, 0};
     v.reset(rs);
+    hv::virt::start_gprs(g, rs);
     x = v.run(g);
     hv::virt::Segment cs = v.segment(hv::virt::Seg::cs);
     s.result(expect(x, ExitKind::hypercall, 5, v, len(3)) && (g[Gpr::rax] & 0xffff) == 0x1234 &&

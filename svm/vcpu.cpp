@@ -90,16 +90,8 @@ void Vcpu::reset(const hv::virt::StartState& st) {
 }
 
 void Vcpu::prepare_entry(hv::virt::GuestGprs& g) {
-    if (start_pending_) {
-        for (uint64_t& r : g.r)
-            r = 0;
-        if (start_.mode == hv::virt::StartState::Mode::long_mode) {
-            g[hv::virt::Gpr::rsp] = start_.rsp;
-            g[hv::virt::Gpr::rdi] = start_.rdi;
-            g[hv::virt::Gpr::rsi] = start_.rsi;
-        }
-        start_pending_ = false;
-    }
+    // GuestGprs are the core's: it sets them at a start (hv::virt::start_gprs).
+    start_pending_ = false;
     vmcb_->save.rax = g[hv::virt::Gpr::rax];
     vmcb_->save.rsp = g[hv::virt::Gpr::rsp];
 }

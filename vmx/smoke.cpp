@@ -179,8 +179,10 @@ void xsave_tests(Ktap& t, SmokeEnv& e, Vcpu& v, Vcpu& w, GuestGprs& g) {
     g[Gpr::rax] = 0x1111222233334444ull;
     Intercept i = enter(v, g);
     GuestGprs h{};
+    StartState xs = e.long_start(vmx_smoke_xmm);
+    w.reset(xs);
+    hv::virt::start_gprs(h, xs);
     h[Gpr::rax] = 0x5555666677778888ull;
-    w.reset(e.long_start(vmx_smoke_xmm));
     Intercept j = enter(w, h);
     v.advance_rip(3);
     i = enter(v, g);
@@ -267,7 +269,9 @@ bool smoke_test() {
     if (!t.check(v.ok() && w.ok(), "two Vcpus: VMCLEAR, VMPTRLD, controls and host state"))
         return t.finish();
     GuestGprs g{};
-    v.reset(e.long_start(vmx_smoke_exits));
+    StartState es = e.long_start(vmx_smoke_exits);
+    v.reset(es);
+    hv::virt::start_gprs(g, es);
     e.prepare_long_guest(v);
     exit_tests(t, e, v, g);
     gpr_test(t, e, v, g);

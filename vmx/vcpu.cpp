@@ -109,10 +109,7 @@ Intercept Vcpu::run(hv::virt::GuestGprs& g) {
     Processor& p = *loaded_on_;
     switch_context(p);
     if (start_pending_) {
-        if (start_.mode == hv::virt::StartState::Mode::long_mode) {
-            g[Gpr::rdi] = start_.rdi;
-            g[Gpr::rsi] = start_.rsi;
-        }
+        // GuestGprs are the core's (hv::virt::start_gprs); only the RSP mirror restarts here.
         g[Gpr::rsp] = vmread(VmcsField::guest_rsp);
         rsp_mirror_ = g[Gpr::rsp];
         start_pending_ = false;

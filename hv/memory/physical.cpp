@@ -97,6 +97,11 @@ bool free_frame(PhysAddr frame) {
     return frames.free(frame);
 }
 
+bool free_contiguous(PhysAddr base, uint64_t count) {
+    IrqLockGuard g(frames_lock);
+    return frames.free_contiguous(base, count);
+}
+
 uint64_t free_frames() {
     IrqLockGuard g(frames_lock);
     return frames.free_frames();

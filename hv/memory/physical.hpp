@@ -24,6 +24,7 @@ struct Summary {
 [[nodiscard]] bool alloc_frame(PhysAddr& out); // one 4 KiB frame, zeroed
 [[nodiscard]] bool alloc_frames(uint64_t count, uint64_t align, PhysAddr& out);
 [[nodiscard]] bool free_frame(PhysAddr frame);
+[[nodiscard]] bool free_contiguous(PhysAddr base, uint64_t frames);
 [[nodiscard]] uint64_t free_frames();
 
 // Hands every free frame but the highest `keep_frames` to a partition: claims them so the

@@ -25,7 +25,25 @@ struct StartState {
     uint8_t sipi_vector;      // real mode: CS = vector << 8, IP = 0 (Intel SDM vol 3 8.4.4)
     uint64_t rip, rsp, cr3;   // long mode: flat 64-bit code, paging with this CR3
     uint64_t rdi, rsi;        // long mode: handoff arguments (System V order)
+    // Loaded at the start in every mode, all other GPRs zero: Multiboot's EAX/EBX, the
+    // processor signature in EDX after INIT (Intel SDM vol 3 9.1.4).
+    uint64_t rax = 0, rbx = 0, rdx = 0;
 };
+
+// The general-purpose registers at a start (reset() sets everything else): all zero but what
+// the start names. GuestGprs belong to the core, so the core sets them, right after reset().
+inline void start_gprs(GuestGprs& g, const StartState& st) {
+    for (uint64_t& r : g.r)
+        r = 0;
+    if (st.mode == StartState::Mode::long_mode) {
+        g[Gpr::rsp] = st.rsp;
+        g[Gpr::rdi] = st.rdi;
+        g[Gpr::rsi] = st.rsi;
+    }
+    g[Gpr::rax] = st.rax;
+    g[Gpr::rbx] = st.rbx;
+    g[Gpr::rdx] = st.rdx;
+}
 
 template <class V>
 concept VcpuBackend = requires(V& v, const V& cv, GuestGprs& gprs, Reg r, Seg s, uint64_t x,

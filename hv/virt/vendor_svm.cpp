@@ -21,15 +21,15 @@ bool SvmVendor::enable_this_cpu() {
     return true;
 }
 
-bool SvmVendor::alloc_bitmaps(PartitionHw& hw, uint8_t*& msr, uint8_t*& io) {
+bool SvmVendor::alloc_bitmaps(PartitionHw& hw, uint8_t*& msr, uint8_t*& io, bool intercept_all) {
     // MSRPM 8 KiB, IOPM 12 KiB, physically contiguous (APM 15.10, 15.11).
     PhysAddr m, i;
     if (!mem::alloc_frames(2, page_size, m) || !mem::alloc_frames(3, page_size, i))
         return false;
     msr = static_cast<uint8_t*>(phys_to_virt(m));
     io = static_cast<uint8_t*>(phys_to_virt(i));
-    svm::msrpm_fill(msr, false);
-    svm::iopm_fill(io, false);
+    svm::msrpm_fill(msr, intercept_all);
+    svm::iopm_fill(io, intercept_all);
     hw.msr_bitmap = m;
     hw.io_bitmap = i;
     return true;
@@ -42,6 +42,22 @@ void SvmVendor::intercept_msr(uint8_t* bm, uint32_t msr, bool read, bool write) 
 
 void SvmVendor::intercept_io(uint8_t* bm, uint16_t port) { svm::set_io_intercept(bm, port, true); }
 
+void SvmVendor::free_bitmaps(const PartitionHw& hw) {
+    static_cast<void>(mem::free_contiguous(hw.msr_bitmap, 2));
+    static_cast<void>(mem::free_contiguous(hw.io_bitmap, 3));
+}
+
+void SvmVendor::pass_msr(uint8_t* bm, uint32_t msr) { static_cast<void>(svm::set_msr_intercept(bm, msr, false, false)); }
+
+SvmVendor::Vcpu* SvmVendor::create_vcpu_in(const PartitionHw& hw, PhysAddr control, PhysAddr xsave, void* storage) {
+    svm::Vcpu::Pages pages{static_cast<svm::Vmcb*>(phys_to_virt(control)), control, phys_to_virt(xsave)};
+    return new (storage) Vcpu(pages, hw, svm::features());
+}
+
+void SvmVendor::retire(Vcpu& v) { v.release_extended_state(); }
+
+void SvmVendor::flush_nested(Vcpu& v) { v.flush_tlb(); }
+
 SvmVendor::Vcpu* SvmVendor::create_vcpu(const PartitionHw& hw) {
     PhysAddr vmcb, xsave;
     if (!mem::alloc_frame(vmcb) || !mem::alloc_frame(xsave))
@@ -49,8 +65,7 @@ SvmVendor::Vcpu* SvmVendor::create_vcpu(const PartitionHw& hw) {
     void* storage = mem::alloc_aligned(sizeof(Vcpu), 64);
     if (!storage)
         return nullptr;
-    svm::Vcpu::Pages pages{static_cast<svm::Vmcb*>(phys_to_virt(vmcb)), vmcb, phys_to_virt(xsave)};
-    return new (storage) Vcpu(pages, hw, svm::features());
+    return create_vcpu_in(hw, vmcb, xsave, storage);
 }
 
 bool SvmVendor::large_nested_pages() {

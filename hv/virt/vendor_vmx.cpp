@@ -20,7 +20,7 @@ bool VmxVendor::enable_this_cpu() {
     return true;
 }
 
-bool VmxVendor::alloc_bitmaps(PartitionHw& hw, uint8_t*& msr, uint8_t*& io) {
+bool VmxVendor::alloc_bitmaps(PartitionHw& hw, uint8_t*& msr, uint8_t*& io, bool intercept_all) {
     // One 4 KiB MSR bitmap and two 4 KiB I/O bitmaps A and B (SDM vol 3 25.6.4, 25.6.9); zeroed
     // frames intercept nothing inside the ranges the bitmaps cover.
     PhysAddr m, i;
@@ -28,8 +28,8 @@ bool VmxVendor::alloc_bitmaps(PartitionHw& hw, uint8_t*& msr, uint8_t*& io) {
         return false;
     msr = static_cast<uint8_t*>(phys_to_virt(m));
     io = static_cast<uint8_t*>(phys_to_virt(i));
-    __builtin_memset(msr, 0, page_size);
-    __builtin_memset(io, 0, 2 * page_size);
+    __builtin_memset(msr, intercept_all ? 0xff : 0, page_size);
+    __builtin_memset(io, intercept_all ? 0xff : 0, 2 * page_size);
     hw.msr_bitmap = m;
     hw.io_bitmap = i;
     return true;
@@ -42,6 +42,27 @@ void VmxVendor::intercept_msr(uint8_t* bm, uint32_t msr, bool read, bool write) 
 
 void VmxVendor::intercept_io(uint8_t* bm, uint16_t port) { vmx::io_bitmap_set(bm, port, true); }
 
+void VmxVendor::free_bitmaps(const PartitionHw& hw) {
+    static_cast<void>(mem::free_frame(hw.msr_bitmap));
+    static_cast<void>(mem::free_contiguous(hw.io_bitmap, 2));
+}
+
+void VmxVendor::pass_msr(uint8_t* bm, uint32_t msr) { static_cast<void>(vmx::msr_bitmap_set(bm, msr, false, false)); }
+
+VmxVendor::Vcpu* VmxVendor::create_vcpu_in(const PartitionHw& hw, PhysAddr control, PhysAddr xsave, void* storage) {
+    auto* v = new (storage) Vcpu(control, phys_to_virt(control), phys_to_virt(xsave), hw);
+    if (!v->ok()) {
+        console::log("hv: vmx: VMCS set-up failed\n");
+        return nullptr;
+    }
+    return v;
+}
+
+void VmxVendor::retire(Vcpu& v) { v.unload(); }
+
+// Single-context INVEPT (SDM vol 3 30.3): this partition's EPT translations only.
+void VmxVendor::flush_nested(Vcpu& v) { vmx::invept(1, v.eptp()); }
+
 VmxVendor::Vcpu* VmxVendor::create_vcpu(const PartitionHw& hw) {
     PhysAddr vmcs, xsave;
     if (!mem::alloc_frame(vmcs) || !mem::alloc_frame(xsave))
@@ -49,12 +70,7 @@ VmxVendor::Vcpu* VmxVendor::create_vcpu(const PartitionHw& hw) {
     void* storage = mem::alloc_aligned(sizeof(Vcpu), 64);
     if (!storage)
         return nullptr;
-    auto* v = new (storage) Vcpu(vmcs, phys_to_virt(vmcs), phys_to_virt(xsave), hw);
-    if (!v->ok()) {
-        console::log("hv: vmx: VMCS set-up failed\n");
-        return nullptr;
-    }
-    return v;
+    return create_vcpu_in(hw, vmcs, xsave, storage);
 }
 
 bool VmxVendor::large_nested_pages() { return vmx::caps().ept_vpid & vmx::ept_1g; }
