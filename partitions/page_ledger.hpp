@@ -16,7 +16,7 @@ inline constexpr uint8_t kMaxChildSlots = 126;
 
 class PageLedger {
 public:
-    enum : uint8_t { root = 0, foreign = 0xff };
+    static constexpr uint8_t root = 0, foreign = 0xff;
     static constexpr uint8_t mapped(uint8_t slot) { return slot; }                    // 1..126
     static constexpr uint8_t deposited(uint8_t slot) { return static_cast<uint8_t>(0x80 | slot); }
 

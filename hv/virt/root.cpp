@@ -10,6 +10,8 @@
 #include "hv/panic.hpp"
 #include "hv/percpu.hpp"
 #include "hv/smp.hpp"
+#include "hv/virt/bench.hpp"
+#include "hv/virt/children.hpp"
 #include "hv/virt/exit_loop.hpp"
 #include "hv/virt/nested_map.hpp"
 #include "hv/virt/root_layout.hpp"
@@ -23,6 +25,7 @@ using root_abi::RegionType;
 
 Partition* root;
 RootLayout* layout;
+Backend active_backend = Backend::none;
 bool enable_failed;
 
 template <class Vendor> void enable_here(void*) {
@@ -85,6 +88,27 @@ template <class Vendor> bool build_nested_map(Partition& p, const RootLayout& l)
     return true;
 }
 
+// Child partitions get their memory from the root's RAM: the page ledger covers it.
+void account_root_ram(Partition& p, const RootLayout& l) {
+    auto ram = [](uint32_t t) {
+        auto type = static_cast<RegionType>(t);
+        return type == RegionType::usable || type == RegionType::module || type == RegionType::image ||
+               type == RegionType::boot_data;
+    };
+    uint64_t lo = ~0ull, hi = 0;
+    for (size_t i = 0; i < l.regions.count(); i++)
+        if (ram(l.regions[i].type)) {
+            lo = l.regions[i].base < lo ? l.regions[i].base : lo;
+            hi = l.regions[i].base + l.regions[i].length > hi ? l.regions[i].base + l.regions[i].length : hi;
+        }
+    if (lo >= hi)
+        return;
+    children::init(active_backend, p, lo >> page_shift, align_up(hi, page_size) >> page_shift);
+    for (size_t i = 0; i < l.regions.count(); i++)
+        if (ram(l.regions[i].type))
+            children::add_root_ram(l.regions[i].base, l.regions[i].length);
+}
+
 template <class Vendor> [[noreturn]] void run_this_cpus_vp() { run_vp<Vendor>(root->vps[this_cpu().index]); }
 
 void nothing(void*) {}
@@ -95,6 +119,8 @@ template <class Vendor> [[noreturn]] void start(const boot::BootInfo& info, cons
         console::log("hv: %s: could not enable virtualization on every processor\n", Vendor::name);
         stop(1);
     }
+    if (options.bench)
+        bench_bare_loop<Vendor>();   // tools/bench: the bare round trip, on the boot processor
     root = static_cast<Partition*>(mem::alloc(sizeof(Partition)));
     layout = static_cast<RootLayout*>(mem::alloc(sizeof(RootLayout)));
     if (!root || !layout)
@@ -120,6 +146,7 @@ template <class Vendor> [[noreturn]] void start(const boot::BootInfo& info, cons
         stop(1);
     }
     fill_handoff(info, *layout, Vendor::name);
+    account_root_ram(p, *layout);
     console::log("hv: root partition: %u VPs, %lu MiB of memory, hypervisor keeps %lu MiB, image %lu KiB at %lx\n",
                  cpus, layout->donated_bytes >> 20, (mem::free_frames() * page_size) >> 20,
                  layout->image_bytes >> 10, layout->image);
@@ -158,6 +185,7 @@ template <class Vendor> [[noreturn]] void start(const boot::BootInfo& info, cons
 } // namespace
 
 void start_root(Backend backend, const boot::BootInfo& info, const Options& options) {
+    active_backend = backend;
     if (backend == Backend::svm)
         start<SvmVendor>(info, options);
     if (backend == Backend::vmx)

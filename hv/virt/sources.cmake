@@ -8,6 +8,9 @@ set(VIRT_IMAGE_SOURCES
   ${PROJECT_SOURCE_DIR}/hv/virt/root_layout.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/root.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/guest_memory.cpp
+  ${PROJECT_SOURCE_DIR}/hv/virt/children.cpp
+  ${PROJECT_SOURCE_DIR}/hv/virt/child_vp.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/vendor_svm.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/vendor_vmx.cpp
+  ${PROJECT_SOURCE_DIR}/hv/virt/bench.cpp
 )

@@ -1,0 +1,213 @@
+// What a child VP's exit means (hv/virt/child_vp.cpp's dispatch loop): handled in the
+// hypervisor and the child resumes, or handed to the root with a report and DispatchVp returns.
+// Children see a plain PC: an xAPIC the root emulates, MTRRs reading as "write-back, no ranges",
+// the TLFS leaves without CpuManagement; everything else they touch is the root's to emulate.
+#pragma once
+#include "hv/virt/child_internal.hpp"
+#include "hv/virt/exit_loop.hpp"
+#include "hv/virt/guest_memory.hpp"
+#include "hv/virt/guest_walk.hpp"
+
+namespace hv::virt::children {
+
+inline bool listed(const uint32_t* list, uint32_t n, uint32_t v) {
+    for (uint32_t i = 0; i < n; i++)
+        if (list[i] == v)
+            return true;
+    return false;
+}
+
+// MSRs a child reads and writes without the root: the few a PC kernel expects to find.
+inline Outcome child_msr(Vp& vp, uint32_t msr, bool write, uint64_t value) {
+    if (msr >= x2apic_first && msr <= x2apic_last)
+        return {true, 0};   // no x2APIC offered (CPUID)
+    switch (msr) {
+    case 0x1b:              // IA32_APIC_BASE: the root's xAPIC at its default place
+        return {false, write ? 0 : 0xfee00000ull | (1u << 11) | (vp.index == 0 ? 1u << 8 : 0)};
+    case 0xfe:              // MTRRcap: no variable or fixed ranges
+        return {false, 0};
+    case 0x2ff:             // MTRRdefType: enabled, write-back
+        return {false, write ? 0ull : 0x806ull};
+    case 0x1a0:             // IA32_MISC_ENABLE: fast strings
+        return {false, write ? 0ull : 1ull};
+    case 0x8b:              // microcode revision
+    case 0x79:              // microcode update trigger
+        return {false, 0};
+    default:
+        if ((msr >= 0x200 && msr <= 0x20f) || msr == 0x250 || msr == 0x258 || msr == 0x259 ||
+            (msr >= 0x268 && msr <= 0x26f))
+            return {false, 0};   // MTRR ranges: none
+        return write ? msr_write(vp, msr, value) : msr_read(vp, msr);
+    }
+}
+
+struct WalkCtx {
+    const Partition* p;
+};
+
+inline bool read_entry(void* ctx, uint64_t gpa, unsigned bytes, uint64_t& out) {
+    out = 0;
+    return read_guest(*static_cast<WalkCtx*>(ctx)->p, GuestPhysAddr(gpa), &out, bytes);
+}
+
+// Up to 16 bytes at CS:RIP, through the child's own page tables: the root decodes them to
+// emulate a device access (TLFS memory intercept message).
+template <class V> void fetch_instruction(const Partition& p, V& cpu, DispatchReport& out) {
+    GuestPaging pg{cpu.read(Reg::cr0), cpu.read(Reg::cr3), cpu.read(Reg::cr4), cpu.read(Reg::efer)};
+    Segment cs = cpu.segment(Seg::cs);
+    bool long64 = (pg.efer & (1u << 10)) && (cs.attr & (1u << 9));
+    uint64_t linear = (long64 ? 0 : cs.base) + out.rip;
+    WalkCtx ctx{&p};
+    out.instruction_count = 0;
+    while (out.instruction_count < 16) {
+        uint64_t gpa;
+        if (translate_linear(pg, linear + out.instruction_count, read_entry, &ctx, gpa) != WalkResult::ok)
+            break;
+        uint64_t in_page = page_size - (gpa & (page_size - 1));
+        uint64_t want = 16u - out.instruction_count;
+        uint64_t n = want < in_page ? want : in_page;
+        if (!read_guest(p, GuestPhysAddr(gpa), out.instruction_bytes + out.instruction_count, n))
+            break;
+        out.instruction_count = static_cast<uint8_t>(out.instruction_count + n);
+    }
+}
+
+template <class V> bool report(Vp& vp, V& cpu, const Intercept& x, DispatchReport& out,
+                               DispatchReport::Reason why = DispatchReport::Reason::intercept) {
+    out.reason = why;
+    out.exit = x;
+    out.rip = cpu.read(Reg::rip);
+    out.rflags = cpu.read(Reg::rflags);
+    out.cr0 = cpu.read(Reg::cr0);
+    out.efer = cpu.read(Reg::efer);
+    Segment cs = cpu.segment(Seg::cs);
+    out.cs_selector = cs.selector;
+    out.cs_attr = cs.attr;
+    static_cast<void>(vp);
+    return true;
+}
+
+template <class Vendor, class V> bool child_exit(Vp& root_vp, Vp& vp, V& cpu, const Intercept& x, DispatchReport& out) {
+    Child& c = *static_cast<Child*>(vp.partition->child);
+    const InterceptConfig& ic = c.intercepts;
+    switch (x.kind) {
+    case ExitKind::cpuid: {
+        auto leaf = static_cast<uint32_t>(vp.gprs[Gpr::rax]);
+        if (!listed(ic.cpuid_leaves, ic.cpuid_count, leaf)) {
+            handle_cpuid(vp, cpu, x);
+            return false;
+        }
+        out.cpuid_leaf = leaf;
+        out.cpuid_subleaf = static_cast<uint32_t>(vp.gprs[Gpr::rcx]);
+        x86::CpuidResult h = x86::cpuid(leaf, out.cpuid_subleaf);
+        VcpuCpuidContext ctx{(cpu.read(Reg::cr4) & (1u << 18)) != 0, vp.apic_id};
+        CpuidRegs r = apply_cpuid_policy(leaf, out.cpuid_subleaf, {h.eax, h.ebx, h.ecx, h.edx}, vp.partition->cpuid, ctx);
+        out.default_cpuid[0] = r.eax;
+        out.default_cpuid[1] = r.ebx;
+        out.default_cpuid[2] = r.ecx;
+        out.default_cpuid[3] = r.edx;
+        return report(vp, cpu, x, out);
+    }
+    case ExitKind::msr_read:
+    case ExitKind::msr_write: {
+        bool write = x.kind == ExitKind::msr_write;
+        auto msr = static_cast<uint32_t>(vp.gprs[Gpr::rcx]);
+        uint64_t value = (vp.gprs[Gpr::rdx] << 32) | static_cast<uint32_t>(vp.gprs[Gpr::rax]);
+        if (listed(ic.msrs, ic.msr_count, msr)) {
+            out.msr_value = value;
+            return report(vp, cpu, x, out);
+        }
+        Outcome o = msr == 0xc0000080 ? efer_access(cpu, write, value) : child_msr(vp, msr, write, value);
+        if (o.gp) {
+            inject_exception(cpu, vector_gp, true, 0);
+            return false;
+        }
+        if (!write)
+            set_edx_eax(cpu, vp, o.value);
+        cpu.advance_rip(length_or(x, 2));
+        return false;
+    }
+    case ExitKind::io: {
+        uint16_t port = x.io.port;
+        if (ic.io_ports[port / 64] & (1ull << (port % 64))) {
+            out.io_value = vp.gprs[Gpr::rax];
+            return report(vp, cpu, x, out);
+        }
+        // A port nobody emulates: reads float high, writes vanish, as on an empty ISA bus.
+        if (x.io.string) {
+            inject_exception(cpu, vector_gp, true, 0);
+            return false;
+        }
+        if (x.io.in) {
+            uint64_t mask = x.io.size == 1 ? 0xff : x.io.size == 2 ? 0xffff : 0xffffffffu;
+            vp.gprs[Gpr::rax] = x.io.size == 4 ? mask : (vp.gprs[Gpr::rax] | mask);
+        }
+        cpu.advance_rip(length_or(x, 1));
+        return false;
+    }
+    case ExitKind::hypercall:
+        handle_hypercall(vp, cpu, x);
+        return false;
+    case ExitKind::hlt:
+        cpu.advance_rip(length_or(x, 1));
+        if (vp.nmi_pending || (has_pending_irq(vp) && cpu.interruptible()))
+            return false;
+        return report(vp, cpu, x, out, DispatchReport::Reason::halted);
+    case ExitKind::gpa_access:
+        report(vp, cpu, x, out);
+        fetch_instruction(*vp.partition, cpu, out);
+        return true;
+    case ExitKind::exception:
+        if (ic.exceptions & (1u << x.exception.vector))
+            return report(vp, cpu, x, out);
+        if (x.exception.vector == 14)
+            cpu.write(Reg::cr2, x.exception.cr2);
+        inject_exception(cpu, x.exception.vector, x.exception.has_error_code, x.exception.error_code);
+        return false;
+    case ExitKind::external_interrupt:
+        if (x.vector >= 32) {
+            forward_vector(root_vp, x.vector);   // the root's, or the hypervisor's own
+        } else {
+            drain_host_interrupts();
+        }
+        if (has_pending_irq(root_vp) || root_vp.nmi_pending)
+            return report(vp, cpu, x, out, DispatchReport::Reason::interrupted);
+        return false;
+    case ExitKind::nmi:
+        if (smp::stopping())
+            smp::stopped_halt();
+        root_vp.nmi_pending = true;
+        return report(vp, cpu, x, out, DispatchReport::Reason::interrupted);
+    case ExitKind::preemption_timer:
+        return report(vp, cpu, x, out, DispatchReport::Reason::interrupted);
+    case ExitKind::triple_fault:
+    case ExitKind::invalid_state:
+        __atomic_store_n(&vp.state, VpState::stopped, __ATOMIC_RELEASE);
+        return report(vp, cpu, x, out, DispatchReport::Reason::stopped);
+    case ExitKind::xsetbv:
+        if constexpr (requires { cpu.handle_xsetbv(vp.gprs, uint8_t{0}); })
+            static_cast<void>(cpu.handle_xsetbv(vp.gprs, x.instruction_length));
+        return false;
+    case ExitKind::virt_instruction:
+    case ExitKind::unknown:
+        inject_exception(cpu, vector_ud);
+        return false;
+    case ExitKind::invd:
+        asm volatile("wbinvd" ::: "memory");
+        cpu.advance_rip(length_or(x, 2));
+        return false;
+    case ExitKind::cr_access:
+        inject_exception(cpu, vector_gp, true, 0);
+        return false;
+    case ExitKind::interrupt_window:
+    case ExitKind::nmi_window:
+    case ExitKind::pause:
+    case ExitKind::init_signal:
+    case ExitKind::sipi:
+    case ExitKind::none:
+        return false;
+    }
+    return false;
+}
+
+} // namespace hv::virt::children

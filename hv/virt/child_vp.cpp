@@ -1,0 +1,355 @@
+// Child partitions' virtual processors (hv/virt/children.hpp): creation in deposited pages,
+// start contexts, virtual interrupts, and DispatchVp — a child VP runs on the processor of the
+// root VP that dispatched it, until the root is needed.
+#include "hv/console.hpp"
+#include "hv/lib/new.hpp"
+#include "hv/memory/physical.hpp"
+#include "hv/percpu.hpp"
+#include "hv/smp.hpp"
+#include "hv/virt/child_internal.hpp"
+#include "hv/virt/child_exit.hpp"
+#include "hv/virt/vendor.hpp"
+#include "hv/virt/vp_runtime.hpp"
+
+namespace hv::virt::children {
+using namespace detail;
+
+namespace {
+
+// One deposited page holds a child VP's objects: the Vp, its pending start context, and the
+// vendor's Vcpu object. The VMCB/VMCS and the XSAVE area are two more deposited pages.
+template <class Vendor> struct VpBlock {
+    Vp vp;
+    VpContext ctx;
+    bool ctx_pending;
+    PhysAddr pages[3];   // this block, control page, XSAVE area
+    alignas(64) unsigned char vcpu[sizeof(typename Vendor::Vcpu)];
+};
+static_assert(sizeof(VpBlock<SvmVendor>) <= page_size, "an AMD-V child VP fits one page");
+static_assert(sizeof(VpBlock<VmxVendor>) <= page_size, "a VT-x child VP fits one page");
+
+bool ept() { return manager().backend == Backend::vmx; }
+
+template <class Vendor> typename Vendor::Vcpu& vcpu_of(Vp& vp) { return *static_cast<typename Vendor::Vcpu*>(vp.vcpu); }
+
+template <class Vendor> void retire_here(void* arg) { Vendor::retire(vcpu_of<Vendor>(*static_cast<Vp*>(arg))); }
+
+// VT-x binds a VMCS to the processor that last loaded it, and both vendors keep an
+// extended-state owner per processor: before a child VP is touched on another processor, its
+// last one lets go (SDM vol 3 24.11.1). Never called with the manager lock held.
+template <class Vendor> bool bring_here(Vp& vp) {
+    uint32_t here = this_cpu().index;
+    if (vp.last_cpu != ~0u && vp.last_cpu != here) {
+        if (!smp::call_on(vp.last_cpu, retire_here<Vendor>, &vp))
+            return false;
+    }
+    vp.last_cpu = here;
+    vp.cpu = here;
+    return true;
+}
+
+template <class Vendor> void apply_context(Vp& vp, const VpContext& c) {
+    auto& cpu = vcpu_of<Vendor>(vp);
+    StartState st{StartState::Mode::real_mode_sipi, 0, 0, 0, 0, 0, 0};
+    cpu.reset(st);
+    start_gprs(vp.gprs, st);
+    const Seg segs[] = {Seg::cs, Seg::ds, Seg::es, Seg::fs, Seg::gs, Seg::ss, Seg::tr, Seg::ldtr};
+    const Segment* vals[] = {&c.cs, &c.ds, &c.es, &c.fs, &c.gs, &c.ss, &c.tr, &c.ldtr};
+    for (int i = 0; i < 8; i++)
+        cpu.set_segment(segs[i], *vals[i]);
+    cpu.set_gdtr(c.gdtr);
+    cpu.set_idtr(c.idtr);
+    cpu.write(Reg::efer, c.efer);
+    cpu.write(Reg::cr4, c.cr4);
+    cpu.write(Reg::cr3, c.cr3);
+    cpu.write(Reg::cr0, c.cr0);
+    if (c.pat)
+        cpu.write(Reg::pat, c.pat);
+    cpu.write(Reg::rflags, c.rflags | 2);
+    cpu.write(Reg::rip, c.rip);
+    cpu.write(Reg::rsp, c.rsp);
+    vp.gprs[Gpr::rsp] = c.rsp;
+}
+
+template <class Vendor> bool init_hw(Child& c) {
+    uint32_t tag = c.slot + 2u;   // 1 is the root's, 2 the benchmark's
+    if (tag >= Vendor::tag_count()) {
+        console::log("hv: children: no %s tag left for partition %lu\n", Vendor::name, c.part.id);
+        return false;
+    }
+    c.part.hw.tag = static_cast<uint16_t>(tag);
+    if (!Vendor::alloc_bitmaps(c.part.hw, c.part.msr_bitmap, c.part.io_bitmap, true))
+        return false;
+    // Registers a VP switch already saves and restores are the child's to use freely.
+    constexpr uint32_t own[] = {0x10 /* TSC read */, 0x174, 0x175, 0x176, 0x277, 0xc0000081, 0xc0000082,
+                                0xc0000083, 0xc0000084, 0xc0000100, 0xc0000101, 0xc0000102};
+    for (uint32_t msr : own)
+        Vendor::pass_msr(c.part.msr_bitmap, msr);
+    Vendor::intercept_msr(c.part.msr_bitmap, 0x10, false, true);   // TSC writes stay ours
+    c.part.cpuid = CpuidPolicy{tlfs::privilege::vp_index_msr | tlfs::privilege::hypercall_msrs |
+                                   tlfs::privilege::access_partition_id,
+                               0, 0, kMaxChildVps, kMaxChildVps, false};
+    return true;
+}
+
+template <class Vendor> Status create_vp_impl(Child& c, uint32_t index) {
+    using Block = VpBlock<Vendor>;
+    PhysAddr block_pa, ctl, xsave;
+    if (!pop_deposit(c, block_pa))
+        return Status::insufficient_memory;
+    if (!pop_deposit(c, ctl)) {
+        push_deposit(c, block_pa);
+        return Status::insufficient_memory;
+    }
+    if (!pop_deposit(c, xsave)) {
+        push_deposit(c, ctl);
+        push_deposit(c, block_pa);
+        return Status::insufficient_memory;
+    }
+    auto* b = new (phys_to_virt(block_pa)) Block;
+    b->pages[0] = block_pa;
+    b->pages[1] = ctl;
+    b->pages[2] = xsave;
+    b->ctx_pending = false;
+    Vp& vp = b->vp;
+    vp.partition = &c.part;
+    vp.index = index;
+    vp.apic_id = index;   // children's APIC ids are their VP indices (the root's MADT says so)
+    vp.state = VpState::stopped;
+    vp.vcpu = Vendor::create_vcpu_in(c.part.hw, ctl, xsave, b->vcpu);
+    if (!vp.vcpu) {
+        push_deposit(c, xsave);
+        push_deposit(c, ctl);
+        push_deposit(c, block_pa);
+        return Status::insufficient_memory;
+    }
+    vp.last_cpu = this_cpu().index;   // the Vcpu was set up (VMCS loaded) here
+    vp.exists = true;
+    c.vp_table[index] = &vp;
+    return Status::success;
+}
+
+template <class Vendor> void free_vp_pages(Child& c, Vp& vp) {
+    auto* b = reinterpret_cast<VpBlock<Vendor>*>(&vp);
+    PhysAddr pages[3] = {b->pages[0], b->pages[1], b->pages[2]};
+    for (PhysAddr p : pages)
+        push_deposit(c, p);
+}
+
+} // namespace
+
+// Hardware state for a child, made at InitializePartition (called with the lock held).
+bool detail_init_hw(Child& c) { return ept() ? init_hw<VmxVendor>(c) : init_hw<SvmVendor>(c); }
+
+Status create_vp(uint64_t id, uint32_t vp_index) {
+    Manager& m = manager();
+    IrqLockGuard g(m.lock);
+    Child* c = find(id);
+    if (!c)
+        return Status::invalid_partition_id;
+    if (c->phase != ChildPhase::initialized || c->dying)
+        return Status::invalid_partition_state;
+    if (vp_index >= kMaxChildVps)
+        return Status::invalid_vp_index;
+    if (c->vp_table[vp_index])
+        return Status::invalid_vp_state;   // already exists (TLFS: HV_STATUS_INVALID_VP_STATE)
+    return ept() ? create_vp_impl<VmxVendor>(*c, vp_index) : create_vp_impl<SvmVendor>(*c, vp_index);
+}
+
+Vp* find_vp(uint64_t id, uint32_t vp_index) {
+    Manager& m = manager();
+    IrqLockGuard g(m.lock);
+    Child* c = find(id);
+    return c && vp_index < kMaxChildVps ? c->vp_table[vp_index] : nullptr;
+}
+
+namespace {
+
+// Claims a VP for exclusive use by the caller (dispatch, register access, deletion).
+Status claim(uint64_t id, uint32_t index, Child*& c, Vp*& vp) {
+    Manager& m = manager();
+    IrqLockGuard g(m.lock);
+    c = find(id);
+    if (!c)
+        return Status::invalid_partition_id;
+    if (index >= kMaxChildVps || !c->vp_table[index])
+        return Status::invalid_vp_index;
+    vp = c->vp_table[index];
+    if (vp->running)
+        return Status::invalid_vp_state;
+    if (c->dying || c->phase != ChildPhase::initialized)
+        return Status::invalid_partition_state;
+    vp->running = true;
+    return Status::success;
+}
+
+void unclaim(Vp& vp) { __atomic_store_n(&vp.running, false, __ATOMIC_RELEASE); }
+
+template <class Vendor> Status delete_vp_impl(Child& c, Vp& vp) {
+    if (!bring_here<Vendor>(vp))
+        return Status::invalid_vp_state;
+    Vendor::retire(vcpu_of<Vendor>(vp));
+    Manager& m = manager();
+    IrqLockGuard g(m.lock);
+    c.vp_table[vp.index] = nullptr;
+    free_vp_pages<Vendor>(c, vp);
+    return Status::success;
+}
+
+} // namespace
+
+Status delete_vp(uint64_t id, uint32_t vp_index) {
+    Child* c;
+    Vp* vp;
+    if (Status s = claim(id, vp_index, c, vp); s != Status::success)
+        return s;
+    return ept() ? delete_vp_impl<VmxVendor>(*c, *vp) : delete_vp_impl<SvmVendor>(*c, *vp);
+}
+
+Status start_vp(uint64_t id, uint32_t vp_index, const VpContext& ctx) {
+    Child* c;
+    Vp* vp;
+    if (Status s = claim(id, vp_index, c, vp); s != Status::success)
+        return s;
+    Status result = Status::success;
+    if (vp->state != VpState::stopped) {
+        result = Status::invalid_vp_state;   // StartVp starts a VP once (TLFS 7.x)
+    } else if (ept() ? !bring_here<VmxVendor>(*vp) : !bring_here<SvmVendor>(*vp)) {
+        result = Status::invalid_vp_state;
+    } else {
+        if (ept())
+            apply_context<VmxVendor>(*vp, ctx);
+        else
+            apply_context<SvmVendor>(*vp, ctx);
+        __atomic_store_n(&vp->state, VpState::runnable, __ATOMIC_RELEASE);
+    }
+    unclaim(*vp);
+    return result;
+}
+
+Status with_vp(uint64_t id, uint32_t vp_index, void (*fn)(void*, Vp&), void* ctx) {
+    Child* c;
+    Vp* vp;
+    if (Status s = claim(id, vp_index, c, vp); s != Status::success)
+        return s;
+    bool here = ept() ? bring_here<VmxVendor>(*vp) : bring_here<SvmVendor>(*vp);
+    if (here)
+        fn(ctx, *vp);
+    unclaim(*vp);
+    return here ? Status::success : Status::invalid_vp_state;
+}
+
+Status assert_interrupt(uint64_t id, InterruptType type, uint32_t apic_id, uint8_t vector) {
+    Manager& m = manager();
+    Vp* target = nullptr;
+    {
+        IrqLockGuard g(m.lock);
+        Child* c = find(id);
+        if (!c)
+            return Status::invalid_partition_id;
+        if (apic_id < kMaxChildVps)
+            target = c->vp_table[apic_id];
+        if (!target)
+            return Status::invalid_vp_index;
+        switch (type) {
+        case InterruptType::fixed:
+            if (vector < 16)
+                return Status::invalid_parameter;
+            __atomic_fetch_or(&target->pending_irq[vector / 64], 1ull << (vector % 64), __ATOMIC_RELEASE);
+            break;
+        case InterruptType::nmi:
+            target->nmi_pending = true;
+            break;
+        case InterruptType::init:
+            if (target->state == VpState::running || target->state == VpState::runnable)
+                return Status::invalid_vp_state;   // resetting a running VP: not offered
+            target->state = VpState::wait_for_sipi;
+            break;
+        case InterruptType::sipi:
+            if (target->state != VpState::wait_for_sipi)
+                return Status::success;   // ignored, as a processor ignores a second SIPI
+            target->start = StartState{StartState::Mode::real_mode_sipi, vector, 0, 0, 0, 0, 0};
+            target->start_pending = true;
+            target->state = VpState::runnable;
+            break;
+        }
+    }
+    if (__atomic_load_n(&target->running, __ATOMIC_ACQUIRE))
+        kick(*target);   // make it take the event now, not at its next exit
+    return Status::success;
+}
+
+namespace {
+
+template <class Vendor> Status dispatch_impl(Vp& root_vp, Vp& vp, DispatchReport& out) {
+    auto& cpu = vcpu_of<Vendor>(vp);
+    if (!bring_here<Vendor>(vp))
+        return Status::invalid_vp_state;
+    for (;;) {
+        VpState s = __atomic_load_n(&vp.state, __ATOMIC_ACQUIRE);
+        if (s == VpState::stopped || s == VpState::wait_for_sipi) {
+            out.reason = DispatchReport::Reason::halted;
+            return Status::success;
+        }
+        if (vp.start_pending) {
+            vp.start_pending = false;
+            cpu.reset(vp.start);
+            start_gprs(vp.gprs, vp.start);
+        }
+        __atomic_store_n(&vp.state, VpState::running, __ATOMIC_RELEASE);
+        if (__atomic_exchange_n(&vp.flush_nested, false, __ATOMIC_ACQ_REL))
+            Vendor::flush_nested(cpu);
+        prepare_events(vp, cpu);
+        Intercept x = cpu.run(vp.gprs);
+        vp.exits[static_cast<int>(x.kind)]++;
+        if (child_exit<Vendor>(root_vp, vp, cpu, x, out))
+            return Status::success;
+    }
+}
+
+} // namespace
+
+Status dispatch(Vp& root_vp, uint64_t id, uint32_t vp_index, DispatchReport& out) {
+    Child* c;
+    Vp* vp;
+    if (Status s = claim(id, vp_index, c, vp); s != Status::success)
+        return s;
+    out = DispatchReport{};
+    Status s = ept() ? dispatch_impl<VmxVendor>(root_vp, *vp, out) : dispatch_impl<SvmVendor>(root_vp, *vp, out);
+    unclaim(*vp);
+    return s;
+}
+
+namespace {
+
+template <class Vendor> void retire_all(Child& c) {
+    for (Vp* vp : c.vp_table)
+        if (vp && bring_here<Vendor>(*vp))
+            Vendor::retire(vcpu_of<Vendor>(*vp));
+}
+
+} // namespace
+
+// Deleting a partition (hv/virt/children.cpp finishes it under the lock): every VP lets go of
+// its processor first, without the lock (cross-processor calls must never wait on it).
+bool detail_retire_vps(Child& c) {
+    for (Vp* vp : c.vp_table)
+        if (vp && __atomic_load_n(&vp->running, __ATOMIC_ACQUIRE))
+            return false;
+    if (ept())
+        retire_all<VmxVendor>(c);
+    else
+        retire_all<SvmVendor>(c);
+    return true;
+}
+
+void detail_free_hw(Child& c) {
+    if (c.part.msr_bitmap) {
+        if (ept())
+            VmxVendor::free_bitmaps(c.part.hw);
+        else
+            SvmVendor::free_bitmaps(c.part.hw);
+    }
+}
+
+} // namespace hv::virt::children
