@@ -83,6 +83,10 @@ CmdlineError apply(const Token& t, Options& o) {
         if (t.value)
             return fail("option takes no value", t);
         o.verbose = true;
+    } else if (equals(t.key, t.key_len, "bench")) {
+        if (t.value)
+            return fail("option takes no value", t);
+        o.bench = true;
     } else if (equals(t.key, t.key_len, "suite")) {
         if (!t.value || t.value_len == 0 || t.value_len >= sizeof o.suite)
             return fail("bad value in option", t);

@@ -16,6 +16,7 @@ struct Options {
     uint32_t max_cpus = 0;            // 0: every processor the MADT lists
     bool console = true;              // COM1 output
     bool verbose = false;
+    bool bench = false;               // measure the bare exit round trip before the root starts
     char suite[32] = {};              // built-in self-test suite to run, "" for none
     uint32_t min_memory_mib = 32;     // refuse to run on less usable RAM than this
 };

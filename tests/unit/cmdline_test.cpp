@@ -15,11 +15,13 @@ TEST(Cmdline, EmptyAndNullKeepDefaults) {
     EXPECT_EQ(o.backend, BackendChoice::automatic);
     EXPECT_EQ(o.on_stop, hv::StopAction::halt);
     EXPECT_EQ(o.max_cpus, 0u);
+    EXPECT_FALSE(o.bench);
 }
 
 TEST(Cmdline, ParsesEveryOption) {
     Options o;
-    auto e = parse_cmdline("backend=vmx on_stop=exit cpus=3 min_memory=64 console=none verbose suite=hv-selftest", o);
+    auto e = parse_cmdline(
+        "backend=vmx on_stop=exit cpus=3 min_memory=64 console=none verbose bench suite=hv-selftest", o);
     ASSERT_TRUE(e.ok) << e.message;
     EXPECT_EQ(o.backend, BackendChoice::vmx);
     EXPECT_EQ(o.on_stop, hv::StopAction::emulator_exit);
@@ -27,6 +29,7 @@ TEST(Cmdline, ParsesEveryOption) {
     EXPECT_EQ(o.min_memory_mib, 64u);
     EXPECT_FALSE(o.console);
     EXPECT_TRUE(o.verbose);
+    EXPECT_TRUE(o.bench);
     EXPECT_STREQ(o.suite, "hv-selftest");
 }
 
@@ -52,7 +55,7 @@ TEST(Cmdline, UnknownOptionIsNamed) {
 TEST(Cmdline, BadValuesAreNamed) {
     for (const char* bad : {"backend=arm", "backend=", "backend", "on_stop=reboot", "cpus=x", "cpus=",
                             "cpus=99999999999", "min_memory=-1", "console=com9", "verbose=1", "suite=",
-                            "suite=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}) {
+                            "suite=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bench=1"}) {
         Options o;
         auto e = parse_cmdline(bad, o);
         EXPECT_FALSE(e.ok) << bad;
