@@ -11,6 +11,7 @@ set(HV_PORTABLE_SOURCES
   hv/lib/format.cpp
   hv/virt/cpuid_policy.cpp
   hv/virt/uart.cpp
+  hypercalls/control.cpp
   partitions/elf.cpp
   partitions/region_list.cpp
   partitions/page_ledger.cpp

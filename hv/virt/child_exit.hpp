@@ -200,6 +200,8 @@ template <class Vendor, class V> bool child_exit(Vp& root_vp, Vp& vp, V& cpu, co
         inject_exception(cpu, vector_gp, true, 0);
         return false;
     case ExitKind::interrupt_window:
+        cpu.request_interrupt_window(false);   // see exit_loop.hpp
+        return false;
     case ExitKind::nmi_window:
     case ExitKind::pause:
     case ExitKind::init_signal:

@@ -193,8 +193,12 @@ template <class V> void handle_exit(Vp& vp, V& cpu, const Intercept& x) {
         console::log("hv: %s vp %u: VM entry failed (code %x): %s\n", vp.partition->name, vp.index, x.entry.code,
                      x.entry.check ? x.entry.check : "no check named");
         partition_fatal(vp, cpu, "invalid guest state");
-    case ExitKind::pause:
     case ExitKind::interrupt_window:
+        // VT-x keeps interrupt-window exiting on until cleared (AMD-V clears V_IRQ itself);
+        // the next entry asks again if something is still pending.
+        cpu.request_interrupt_window(false);
+        break;
+    case ExitKind::pause:
     case ExitKind::nmi_window:
     case ExitKind::preemption_timer:
     case ExitKind::init_signal:

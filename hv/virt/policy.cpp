@@ -7,6 +7,8 @@
 #include "hv/arch/x86.hpp"
 #include "hv/console.hpp"
 #include "hv/panic.hpp"
+#include "hv/virt/guest_memory.hpp"
+#include "hypercalls/page.hpp"
 #include "hypercalls/abi/tlfs.hpp"
 
 namespace hv::virt {
@@ -20,13 +22,47 @@ constexpr uint64_t apic_base_default = 0xfee00000;
 constexpr uint64_t feature_control_lock = 1;
 constexpr uint64_t vm_cr_svmdis = 1u << 4, vm_cr_lock = 1u << 3;
 
+// The caller partition's memory, for the hypercall page (hypercalls/page.hpp).
+struct PartitionMemory {
+    const Partition& p;
+    bool read(uint64_t gpa, void* dst, uint32_t n) { return read_guest(p, GuestPhysAddr(gpa), dst, n); }
+    bool write(uint64_t gpa, const void* src, uint32_t n) { return write_guest(p, GuestPhysAddr(gpa), src, n); }
+};
+
+bool has(const Vp& vp, uint64_t privilege) { return (vp.partition->cpuid.privileges & privilege) == privilege; }
+
+// Synthetic MSRs exist only with their privilege (TLFS 2.4.4, partition privilege flags): without
+// it an access raises #GP as on a processor without the MSR.
 Outcome synthetic_read(Vp& vp, uint32_t msr) {
+    Partition& p = *vp.partition;
     switch (msr) {
     case tlfs::msr::vp_index:
-        return ok(vp.index);
+        return has(vp, tlfs::privilege::vp_index_msr) ? ok(vp.index) : gp();
+    case tlfs::msr::guest_os_id:
+    case tlfs::msr::hypercall: {
+        if (!has(vp, tlfs::privilege::hypercall_msrs))
+            return gp();
+        IrqLockGuard g(p.hypercall_lock);
+        return ok(msr == tlfs::msr::guest_os_id ? p.hypercall.guest_os_id : p.hypercall.hypercall_msr);
+    }
     default:
         return gp();   // not offered in CPUID 0x40000003 (TLFS 2.4.4): #GP as the TLFS says
     }
+}
+
+Outcome synthetic_write(Vp& vp, uint32_t msr, uint64_t value) {
+    Partition& p = *vp.partition;
+    if ((msr != tlfs::msr::guest_os_id && msr != tlfs::msr::hypercall) || !has(vp, tlfs::privilege::hypercall_msrs))
+        return gp();   // the VP index MSR is read-only; the rest are not offered
+    PartitionMemory mem{p};
+    IrqLockGuard g(p.hypercall_lock);
+    if (msr == tlfs::msr::guest_os_id) {
+        hypercalls::write_guest_os_id(p.hypercall, value, mem);
+        return ok();
+    }
+    // The vendor's call instruction: EPT is VT-x's nested format, NPT AMD-V's.
+    const auto& sequence = p.nested_is_ept ? hypercalls::sequence_vmcall : hypercalls::sequence_vmmcall;
+    return hypercalls::write_hypercall_msr(p.hypercall, value, sequence, mem) ? ok() : gp();
 }
 
 } // namespace
@@ -62,7 +98,7 @@ Outcome msr_write(Vp& vp, uint32_t msr, uint64_t value) {
     if (msr >= x2apic_first && msr <= x2apic_last)
         return x2apic_write(vp, msr, value);
     if (msr >= tlfs::msr::first && msr < tlfs::msr::last)
-        return gp();   // the writable synthetic MSRs arrive with the hypercall interface
+        return synthetic_write(vp, msr, value);
     switch (msr) {
     case 0x1b: {
         // x2APIC mode stays on: leaving it is the illegal x2APIC-to-xAPIC transition (SDM vol 3

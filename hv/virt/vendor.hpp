@@ -35,6 +35,7 @@ struct SvmVendor {
     // The partition's nested map changed: drop its cached translations before the next entry.
     static void flush_nested(Vcpu& v);
     [[nodiscard]] static bool large_nested_pages();   // 1 GiB leaves in the nested tables
+    [[nodiscard]] static uint32_t tag_count();        // ASIDs: 1 .. count-1 are usable
 };
 
 struct VmxVendor {
@@ -59,6 +60,7 @@ struct VmxVendor {
     // The partition's nested map changed: drop its cached translations before the next entry.
     static void flush_nested(Vcpu& v);
     [[nodiscard]] static bool large_nested_pages();
+    [[nodiscard]] static uint32_t tag_count();        // VPIDs: 1 .. count-1 are usable
 };
 
 } // namespace hv::virt

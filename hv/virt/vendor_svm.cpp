@@ -54,6 +54,8 @@ SvmVendor::Vcpu* SvmVendor::create_vcpu_in(const PartitionHw& hw, PhysAddr contr
     return new (storage) Vcpu(pages, hw, svm::features());
 }
 
+uint32_t SvmVendor::tag_count() { return svm::features().asid_count; }
+
 void SvmVendor::retire(Vcpu& v) { v.release_extended_state(); }
 
 void SvmVendor::flush_nested(Vcpu& v) { v.flush_tlb(); }

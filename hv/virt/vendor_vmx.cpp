@@ -58,6 +58,8 @@ VmxVendor::Vcpu* VmxVendor::create_vcpu_in(const PartitionHw& hw, PhysAddr contr
     return v;
 }
 
+uint32_t VmxVendor::tag_count() { return 0x10000; }
+
 void VmxVendor::retire(Vcpu& v) { v.unload(); }
 
 // Single-context INVEPT (SDM vol 3 30.3): this partition's EPT translations only.

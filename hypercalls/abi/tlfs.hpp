@@ -162,4 +162,137 @@ inline constexpr uint16_t start_vp = 0x0099;
 inline constexpr uint16_t dispatch_vp = 0x00c2;
 } // namespace call
 
+
+// 3.7 Hypercall input value (the control word, RCX) and 3.8 output value (RAX).
+namespace control {
+inline constexpr uint64_t code_mask = 0xffff;
+inline constexpr uint64_t fast = 1ull << 16;
+inline constexpr unsigned var_header_shift = 17;     // 8-byte units, 10 bits (26:17)
+inline constexpr uint64_t var_header_mask = 0x3ffull << var_header_shift;
+inline constexpr unsigned rep_count_shift = 32;      // 12 bits (43:32)
+inline constexpr uint64_t rep_count_mask = 0xfffull << rep_count_shift;
+inline constexpr unsigned rep_start_shift = 48;      // 12 bits (59:48)
+inline constexpr uint64_t rep_start_mask = 0xfffull << rep_start_shift;
+inline constexpr uint64_t valid_mask = code_mask | fast | var_header_mask | rep_count_mask | rep_start_mask;
+inline constexpr uint16_t max_reps = 0xfff;
+
+constexpr uint64_t make(uint16_t code, bool is_fast = false, uint16_t reps = 0, uint16_t start = 0,
+                        uint16_t var_qwords = 0) {
+    return code | (is_fast ? fast : 0) | (uint64_t{var_qwords & 0x3ffu} << var_header_shift) |
+           (uint64_t{reps & 0xfffu} << rep_count_shift) | (uint64_t{start & 0xfffu} << rep_start_shift);
+}
+} // namespace control
+
+namespace result {
+inline constexpr unsigned reps_shift = 32;   // reps completed, 43:32
+constexpr uint16_t status(uint64_t rax) { return static_cast<uint16_t>(rax); }
+constexpr uint16_t reps(uint64_t rax) { return static_cast<uint16_t>((rax >> reps_shift) & 0xfff); }
+constexpr uint64_t make(uint16_t st, uint16_t reps_done) { return st | (uint64_t{reps_done & 0xfffu} << reps_shift); }
+} // namespace result
+
+// 3.13 HV_X64_MSR_HYPERCALL: bit 0 enable, 11:1 reserved (reads as zero here), 63:12 the page's GPFN.
+namespace hypercall_msr {
+inline constexpr uint64_t enable = 1;
+inline constexpr uint64_t gpfn_mask = ~0xfffull;
+} // namespace hypercall_msr
+
+inline constexpr uint64_t partition_id_self = ~0ull;   // HV_PARTITION_ID_SELF
+inline constexpr uint32_t vp_index_self = 0xfffffffe;  // HV_VP_INDEX_SELF
+
+// 15.4 TLB flush flags (HvCallFlushVirtualAddressSpace/List and their Ex forms).
+namespace flush {
+inline constexpr uint64_t all_processors = 1ull << 0;
+inline constexpr uint64_t all_virtual_address_spaces = 1ull << 1;
+inline constexpr uint64_t non_global_mappings_only = 1ull << 2;
+inline constexpr uint64_t use_extended_range_format = 1ull << 3;
+inline constexpr uint64_t valid = all_processors | all_virtual_address_spaces | non_global_mappings_only |
+                                  use_extended_range_format;
+} // namespace flush
+
+// 7.x HV_GENERIC_SET (the sparse VP set of the Ex calls): format, valid-bank mask, then one
+// 64-bit word per set bit of the mask (bank b covers VPs 64b..64b+63) in the variable header.
+namespace vp_set {
+inline constexpr uint64_t sparse_4k = 0;
+inline constexpr uint64_t all = 1;
+} // namespace vp_set
+
+// Synthetic interrupt vectors a guest may name (HvCallSendSyntheticClusterIpi).
+inline constexpr uint32_t min_ipi_vector = 0x10, max_ipi_vector = 0xff;
+inline constexpr uint32_t event_flags_count = 2048;   // HV_EVENT_FLAGS_COUNT
+inline constexpr uint32_t message_payload_max = 240;  // HV_MESSAGE_PAYLOAD_BYTE_COUNT
+
+// Input and output layouts (TLFS appendix; 8-byte aligned, padded to 8 bytes).
+struct FlushSpaceInput {          // HvCallFlushVirtualAddressSpace / List (then GVA ranges)
+    uint64_t address_space;
+    uint64_t flags;
+    uint64_t processor_mask;
+};
+struct FlushSpaceExInput {        // the Ex forms: a VP set in place of the mask
+    uint64_t address_space;
+    uint64_t flags;
+    uint64_t set_format;
+    uint64_t valid_bank_mask;     // followed by the banks in the variable header
+};
+struct SendIpiInput {
+    uint32_t vector;
+    uint8_t target_vtl;
+    uint8_t reserved[3];
+    uint64_t processor_mask;
+};
+struct SendIpiExInput {
+    uint32_t vector;
+    uint8_t target_vtl;
+    uint8_t reserved[3];
+    uint64_t set_format;
+    uint64_t valid_bank_mask;
+};
+struct VpRegistersInput {         // Get/SetVpRegisters header, then names / name-value pairs
+    uint64_t partition_id;
+    uint32_t vp_index;
+    uint8_t input_vtl;
+    uint8_t reserved[3];
+};
+struct RegisterValue {            // HV_REGISTER_VALUE: 16 bytes
+    uint64_t low, high;
+};
+struct RegisterAssoc {            // HV_REGISTER_ASSOC
+    uint32_t name;
+    uint32_t reserved1;
+    uint64_t reserved2;
+    RegisterValue value;
+};
+struct PostMessageInput {
+    uint32_t connection_id;
+    uint32_t reserved;
+    uint32_t message_type;
+    uint32_t payload_size;
+    uint64_t payload[message_payload_max / 8];
+};
+struct SignalEventInput {
+    uint32_t connection_id;
+    uint16_t flag_number;
+    uint16_t reserved;
+};
+static_assert(sizeof(FlushSpaceInput) == 24 && sizeof(FlushSpaceExInput) == 32);
+static_assert(sizeof(SendIpiInput) == 16 && sizeof(SendIpiExInput) == 24);
+static_assert(sizeof(VpRegistersInput) == 16 && sizeof(RegisterAssoc) == 32);
+static_assert(sizeof(PostMessageInput) == 256 && sizeof(SignalEventInput) == 8);
+
+// HV_REGISTER_NAME values (TLFS appendix, x64).
+namespace reg {
+inline constexpr uint32_t rax = 0x00020000;   // ... r15 = rax + 15, in the x86 encoding order
+inline constexpr uint32_t r15 = 0x0002000f;
+inline constexpr uint32_t rip = 0x00020010;
+inline constexpr uint32_t rflags = 0x00020011;
+inline constexpr uint32_t cr0 = 0x00040000;
+inline constexpr uint32_t cr2 = 0x00040001;
+inline constexpr uint32_t cr3 = 0x00040002;
+inline constexpr uint32_t cr4 = 0x00040003;
+inline constexpr uint32_t es = 0x00060000;    // es, cs, ss, ds, fs, gs, ldtr, tr in order
+inline constexpr uint32_t tr = 0x00060007;
+inline constexpr uint32_t idtr = 0x00070000;
+inline constexpr uint32_t gdtr = 0x00070001;
+inline constexpr uint32_t efer = 0x00080001;
+} // namespace reg
+
 } // namespace tlfs

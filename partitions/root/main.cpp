@@ -1,15 +1,86 @@
-// The root partition's kernel: for now it brings up its processors the way an operating system
-// does (INIT-SIPI-SIPI, which the hypervisor turns into root VP starts) and reports. It will host
-// the virtualization stack: partition management, device emulation and VMBus services.
+// The root partition's kernel: it brings up its processors the way an operating system does
+// (INIT-SIPI-SIPI, which the hypervisor turns into root VP starts) and then acts as the partition
+// manager: every module whose command line starts with `child` becomes a child partition,
+// whose VPs every root processor dispatches until all children have ended
+// (docs/root-partition.md, "Partition manager").
+#include "partitions/root/child.hpp"
+#include "partitions/root/irq.hpp"
+#include "partitions/root/scheduler.hpp"
+#include "partitions/rt/hypercall.hpp"
+#include "partitions/rt/page_alloc.hpp"
 #include "partitions/rt/rt.hpp"
+
+namespace {
+
+root::Child children[root::max_children];
+volatile bool manager_ready;
+
+// Builds a child from each `child ...` module; returns how many were started.
+uint32_t start_children(const root_abi::RootHandoff& h) {
+    uint32_t n = 0;
+    bool broken = false;
+    for (uint32_t i = 0; i < h.module_count && i < root_abi::kMaxModules; i++) {
+        const root_abi::Module& m = h.modules[i];
+        root::Child& c = children[n];
+        const char* error;
+        if (!root::parse_child_config(m.cmdline, c.config, error)) {
+            rt::log("root: module %u (\"%s\"): %s\n", i, m.cmdline, error);
+            broken = true;
+            continue;
+        }
+        if (n == root::max_children) {
+            rt::log("root: more than %u children: %s left out\n", root::max_children, c.config.name);
+            broken = true;
+            continue;
+        }
+        if (!root::build_child(c, reinterpret_cast<const uint8_t*>(m.base), m.length)) {
+            rt::log("root: child %s ended killed code=0\n", c.config.name);
+            root::tear_down(c);
+            broken = true;
+            continue;
+        }
+        root::sched_add(c);
+        n++;
+    }
+    return broken ? n | 0x80000000u : n;
+}
+
+} // namespace
 
 int rt::partition_main(const root_abi::RootHandoff& h) {
     rt::log("root: started, %u processors offered, %u memory regions, %u modules, tsc %lu kHz\n",
             h.processor_count, h.region_count, h.module_count, h.tsc_khz);
-    uint32_t n = rt::start_aps(h);
-    rt::log("root: online processors=%u\n", n);
-    rt::log("root: no child partitions to run; stopping\n");
-    return 0;
+    rt::pages::init(h);
+    bool interface = rt::hc::init(h);
+    rt::hc::init_cpu(0);
+    root::irq::init_bsp();
+    uint32_t online = rt::start_aps(h);
+    rt::log("root: online processors=%u\n", online);
+    if (h.module_count == 0) {
+        rt::log("root: no child partitions to run; stopping\n");
+        return 0;
+    }
+    if (!interface) {
+        rt::log("root: the hypercall interface did not enable; cannot manage partitions\n");
+        return 1;
+    }
+    rt::log("root: partition manager: %lu MiB free for children\n", rt::pages::free_count() >> 8);
+    uint32_t started = start_children(h);
+    bool broken = started & 0x80000000u;
+    if ((started & 0x7fffffffu) == 0)
+        return 1;
+    __atomic_store_n(&manager_ready, true, __ATOMIC_RELEASE);
+    root::irq::start_this_cpu();
+    int code = root::run_processor(true);
+    asm volatile("cli");
+    rt::log("root: all children ended; exit %d\n", broken ? 1 : code);
+    return broken ? 1 : code;
 }
 
-void rt::ap_main(uint32_t) {}
+void rt::ap_main(uint32_t index) {
+    rt::hc::init_cpu(index);
+    while (!__atomic_load_n(&manager_ready, __ATOMIC_ACQUIRE))
+        asm volatile("pause");
+    root::irq::start_this_cpu();
+    root::run_processor(false);
+}

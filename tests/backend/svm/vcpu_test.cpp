@@ -60,14 +60,20 @@ TEST_F(VcpuTest, RealModeSipiStart) {
     EXPECT_EQ(v->read(Reg::efer), 0u);           // SVME is the hypervisor's, not the guest's
     EXPECT_TRUE(s().efer & svm::efer_svme);
     EXPECT_EQ(v->read(Reg::rflags), 2u);
+    // The core sets the GPRs at a start (hv::virt::start_gprs); the backend only mirrors
+    // RAX and RSP into the VMCB, and never touches the others.
+    hv::virt::start_gprs(g, {StartState::Mode::real_mode_sipi, 0x9a, 0, 0, 0, 0, 0});
     g.r[3] = 99;
     v->prepare_entry(g);
-    for (uint64_t r : g.r)
-        EXPECT_EQ(r, 0u);
+    EXPECT_EQ(g.r[3], 99u);
+    EXPECT_EQ(s().rax, 0u);
+    EXPECT_EQ(s().rsp, 0u);
 }
 
-TEST_F(VcpuTest, LongModeStartLoadsGprsOnce) {
-    v->reset({StartState::Mode::long_mode, 0, 0xffff800000001000, 0x8000, 0x5000, 0x11, 0x22});
+TEST_F(VcpuTest, LongModeStartMirrorsCoreGprs) {
+    StartState st{StartState::Mode::long_mode, 0, 0xffff800000001000, 0x8000, 0x5000, 0x11, 0x22};
+    v->reset(st);
+    hv::virt::start_gprs(g, st);
     EXPECT_EQ(v->read(Reg::efer), 0xd00u);       // LME | LMA | NXE
     EXPECT_EQ(v->read(Reg::cr3), 0x5000u);
     EXPECT_TRUE(v->read(Reg::cr0) & 0x80000001u);

@@ -1,0 +1,17 @@
+// The root's interrupt setup on each of its processors: an IDT that keeps the runtime's
+// exception gates (partitions/rt) and adds the timer, and a periodic x2APIC timer of about
+// 1 ms, calibrated once against the TSC the handoff describes.
+#pragma once
+#include <stdint.h>
+
+namespace root::irq {
+
+inline constexpr uint8_t timer_vector = 0x30;   // not 0xef/0xf0, which the hypervisor owns
+
+// On the bootstrap processor, before any other: builds the IDT and calibrates the timer.
+void init_bsp();
+// On every processor (the bootstrap one too): loads the IDT, starts the timer, enables interrupts.
+void start_this_cpu();
+uint64_t ticks();
+
+} // namespace root::irq

@@ -1,0 +1,169 @@
+#include "partitions/root/scheduler.hpp"
+
+#include "partitions/root/calls.hpp"
+#include "partitions/root/intercepts.hpp"
+#include "partitions/rt/rt.hpp"
+
+namespace root {
+namespace {
+
+hv::Spinlock lock;          // the VP states, the child list, and every emulated APIC
+Child* children[max_children];
+uint32_t child_count, rr;
+uint32_t live;
+bool failed;
+uint64_t idle_since[max_children];
+constexpr uint64_t shutdown_idle_ms = 200;
+
+const char* reason_name(EndReason r) {
+    switch (r) {
+    case EndReason::debug_exit: return "debug-exit";
+    case EndReason::shutdown: return "shutdown";
+    case EndReason::triple_fault: return "triple-fault";
+    default: return "killed";
+    }
+}
+
+ChildVp* take() {
+    hv::IrqLockGuard g(lock);
+    uint32_t total = child_count * max_child_vps;
+    for (uint32_t k = 0; k < total; k++) {
+        uint32_t s = (rr + k) % total;
+        Child& c = *children[s / max_child_vps];
+        uint32_t i = s % max_child_vps;
+        if (i < c.vp_count && c.end == EndReason::none && c.vps[i].run == VpRun::runnable) {
+            rr = s + 1;
+            c.vps[i].run = VpRun::running;
+            c.vps[i].wake = false;
+            return &c.vps[i];
+        }
+    }
+    return nullptr;
+}
+
+void finish(ChildVp& v, VpRun next) {
+    hv::IrqLockGuard g(lock);
+    if (v.child->end != EndReason::none)
+        v.run = VpRun::done;
+    else
+        v.run = next == VpRun::waiting && v.wake ? VpRun::runnable : next;
+}
+
+void wake(ChildVp& v) {
+    hv::IrqLockGuard g(lock);
+    if (v.run == VpRun::waiting)
+        v.run = VpRun::runnable;
+    else if (v.run == VpRun::running)
+        v.wake = true;
+}
+
+// Fires due APIC timers (HvCallAssertVirtualInterrupt outside the lock), and ends a child
+// whose every VP has waited with no timer armed for a while: it halted for good (`shutdown`).
+void poll_children() {
+    uint64_t now = rt::rdtsc();
+    for (uint32_t ci = 0; ci < __atomic_load_n(&child_count, __ATOMIC_ACQUIRE); ci++) {
+        Child& c = *children[ci];
+        bool idle = c.end == EndReason::none;
+        for (uint32_t i = 0; i < c.vp_count && c.end == EndReason::none; i++) {
+            uint8_t vector = 0;
+            lock.lock();
+            bool fire = c.vps[i].apic.timer_fire(now, vector);
+            idle = idle && c.vps[i].run == VpRun::waiting && !c.vps[i].apic.timer_armed();
+            lock.unlock();
+            if (fire)
+                post_ipi(c, i, Ipi{Ipi::Kind::fixed, Ipi::Dest::self, i, vector});
+        }
+        if (!idle)
+            idle_since[ci] = 0;
+        else if (!idle_since[ci])
+            idle_since[ci] = now;
+        else if (now - idle_since[ci] > shutdown_idle_ms * rt::tsc_khz())
+            end_child(c, EndReason::shutdown, 0);
+    }
+}
+
+// Retires ended children once none of their VPs is inside DispatchVp.
+void reap() {
+    for (uint32_t ci = 0; ci < __atomic_load_n(&child_count, __ATOMIC_ACQUIRE); ci++) {
+        Child& c = *children[ci];
+        {
+            hv::IrqLockGuard g(lock);
+            if (c.end == EndReason::none || c.torn_down)
+                continue;
+            for (uint32_t i = 0; i < c.vp_count; i++)
+                if (c.vps[i].run == VpRun::running)
+                    goto busy;
+            c.torn_down = true;
+        }
+        c.com1.flush();
+        rt::log("root: child %s ended %s code=%u\n", c.config.name, reason_name(c.end), c.end_code);
+        if (!((c.end == EndReason::debug_exit && c.end_code == 0) || c.end == EndReason::shutdown))
+            failed = true;
+        tear_down(c);
+        __atomic_fetch_sub(&live, 1u, __ATOMIC_ACQ_REL);
+    busy:;
+    }
+}
+
+} // namespace
+
+void lock_apics() { lock.lock(); }
+void unlock_apics() { lock.unlock(); }
+
+void sched_add(Child& c) {
+    hv::IrqLockGuard g(lock);
+    children[child_count] = &c;
+    __atomic_store_n(&child_count, child_count + 1, __ATOMIC_RELEASE);
+    live++;
+}
+
+void end_child(Child& c, EndReason why, uint32_t code) {
+    hv::IrqLockGuard g(lock);
+    if (c.end != EndReason::none)
+        return;
+    c.end = why;
+    c.end_code = code;
+    for (uint32_t i = 0; i < c.vp_count; i++)
+        if (c.vps[i].run != VpRun::running)
+            c.vps[i].run = VpRun::done;
+}
+
+void post_ipi(Child& c, uint32_t from, const Ipi& ipi) {
+    using T = abi::InterruptType;
+    T type = ipi.kind == Ipi::Kind::nmi ? T::nmi : ipi.kind == Ipi::Kind::init ? T::init
+             : ipi.kind == Ipi::Kind::sipi ? T::sipi : T::fixed;
+    for (uint32_t t = 0; t < c.vp_count; t++) {
+        bool hit = ipi.dest == Ipi::Dest::all || (ipi.dest == Ipi::Dest::others && t != from) ||
+                   (ipi.dest == Ipi::Dest::self && t == from) || (ipi.dest == Ipi::Dest::one && t == ipi.apic_id);
+        if (!hit)
+            continue;
+        Status s = assert_interrupt(c.id, type, t, ipi.vector);
+        // An INIT to a VP that runs is refused (TLFS: INVALID_VP_STATE), as documented.
+        if (!rt::hc::ok(s) && !(type == T::init && s == Status::invalid_vp_state))
+            rt::log("root: child %s: AssertVirtualInterrupt type %u to %u: status 0x%x\n", c.config.name,
+                    static_cast<unsigned>(type), t, rt::hc::code(s));
+        if (type != T::init)
+            wake(c.vps[t]);
+    }
+}
+
+int run_processor(bool bootstrap) {
+    for (;;) {
+        poll_children();
+        reap();
+        if (__atomic_load_n(&live, __ATOMIC_ACQUIRE) == 0) {
+            if (bootstrap)
+                return failed ? 1 : 0;
+            asm volatile("sti; hlt" ::: "memory");
+            continue;
+        }
+        ChildVp* v = take();
+        if (!v) {
+            asm volatile("sti; hlt" ::: "memory");   // the root's timer ends the wait (1 ms)
+            continue;
+        }
+        finish(*v, run_vp(*v));
+    }
+}
+
+} // namespace root
