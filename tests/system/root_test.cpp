@@ -62,3 +62,10 @@ TEST_CASE("The backend smoke suites pass", "[smoke]") {
         expect_suite_passes({"--backend", "vmx", "--suite", "vmx-smoke", "--timeout", "500"});
     }
 }
+
+TEST_CASE("The hypercall conformance suite passes on both vendors", "[hypercalls]") {
+    SECTION("AMD-V (QEMU)") { expect_suite_passes({"--backend", "svm", "--suite", "hypercalls"}); }
+    SECTION("VT-x (Bochs)") {
+        expect_suite_passes({"--backend", "vmx", "--suite", "hypercalls", "--timeout", "600"});
+    }
+}
