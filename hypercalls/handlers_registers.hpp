@@ -6,16 +6,28 @@
 // business (hv/virt/vp_registers.hpp).
 #pragma once
 #include "hypercalls/call.hpp"
+#include "hypercalls/handlers_partition.hpp"
 
 namespace hypercalls::handlers {
 
 namespace detail {
-template <class P> Status check_target(Call<P>& c) {
-    tlfs::VpRegistersInput h;
+// Status::success: the caller's own VP. `child` set: another partition's VP, which only a
+// platform with a partition manager (the root's) can reach.
+template <class P> Status check_target(Call<P>& c, bool& child, tlfs::VpRegistersInput& h) {
+    child = false;
     if (!c.in(0, &h, sizeof h))
         return Status::access_denied;
-    if (h.partition_id != tlfs::partition_id_self && h.partition_id != c.pf.partition_id())
+    if (h.partition_id != tlfs::partition_id_self && h.partition_id != c.pf.partition_id()) {
+        if constexpr (PartitionPlatform<P>) {
+            if (h.input_vtl || h.reserved[0] || h.reserved[1] || h.reserved[2])
+                return Status::invalid_parameter;
+            if (!(c.pf.privileges() & tlfs::privilege::create_partitions))
+                return Status::access_denied;   // only a parent reaches another partition's VPs
+            child = true;
+            return Status::success;
+        }
         return Status::invalid_partition_id;
+    }
     if (h.input_vtl || h.reserved[0] || h.reserved[1] || h.reserved[2])
         return Status::invalid_parameter;
     if (h.vp_index == tlfs::vp_index_self || h.vp_index == c.pf.vp_index())
@@ -25,8 +37,13 @@ template <class P> Status check_target(Call<P>& c) {
 } // namespace detail
 
 template <class P> Status get_vp_registers(Call<P>& c) {
-    if (Status s = detail::check_target(c); s != Status::success)
+    bool child;
+    tlfs::VpRegistersInput h;
+    if (Status s = detail::check_target(c, child, h); s != Status::success)
         return s;
+    if constexpr (PartitionPlatform<P>)
+        if (child)
+            return c.pf.pm_vp_registers(c, h.partition_id, h.vp_index, false);
     for (; c.next < c.limit; c.next++) {
         uint32_t name;
         tlfs::RegisterValue v{};
@@ -41,8 +58,13 @@ template <class P> Status get_vp_registers(Call<P>& c) {
 }
 
 template <class P> Status set_vp_registers(Call<P>& c) {
-    if (Status s = detail::check_target(c); s != Status::success)
+    bool child;
+    tlfs::VpRegistersInput h;
+    if (Status s = detail::check_target(c, child, h); s != Status::success)
         return s;
+    if constexpr (PartitionPlatform<P>)
+        if (child)
+            return c.pf.pm_vp_registers(c, h.partition_id, h.vp_index, true);
     for (; c.next < c.limit; c.next++) {
         tlfs::RegisterAssoc a;
         if (!c.in(c.rep_in(c.next), &a, sizeof a))

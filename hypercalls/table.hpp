@@ -5,6 +5,7 @@
 // until the partition-management issue gives them handlers.
 #pragma once
 #include "hypercalls/handlers_basic.hpp"
+#include "hypercalls/handlers_partition.hpp"
 #include "hypercalls/handlers_registers.hpp"
 #include "hypercalls/handlers_vp.hpp"
 
@@ -25,6 +26,12 @@ using tlfs::PostMessageInput, tlfs::RegisterAssoc, tlfs::RegisterValue, tlfs::Si
 using tlfs::VpRegistersInput;
 constexpr uint16_t sz(unsigned n) { return static_cast<uint16_t>(n); }
 constexpr CallSpec reserved(uint16_t code) { return {code, Kind::reserved, false, false, 0, 0, 0, 0, 0, "reserved"}; }
+namespace rt = tlfs::root;
+// A root-only call: the CreatePartitions privilege (TLFS 4.2.2), no fast form.
+constexpr CallSpec root_call(uint16_t code, Kind kind, unsigned in_fixed, unsigned in_rep, unsigned out_fixed,
+                             unsigned out_rep, const char* name) {
+    return {code, kind, false, false, pv::create_partitions, sz(in_fixed), sz(in_rep), sz(out_fixed), sz(out_rep), name};
+}
 } // namespace detail
 
 template <class P>
@@ -46,13 +53,31 @@ inline constexpr Entry<P> table[] = {
      handlers::flush_list_ex<P>},
     {{detail::cc::send_synthetic_cluster_ipi_ex, Kind::simple, false, true, 0,
       detail::sz(sizeof(detail::SendIpiExInput)), 0, 0, 0, "SendSyntheticClusterIpiEx"}, handlers::send_ipi_ex<P>},
-    {detail::reserved(0x40), nullptr}, {detail::reserved(0x41), nullptr}, {detail::reserved(0x42), nullptr},
-    {detail::reserved(0x43), nullptr}, {detail::reserved(0x44), nullptr}, {detail::reserved(0x45), nullptr},
+    {detail::root_call(0x40, Kind::simple, sizeof(detail::rt::CreatePartitionInput), 0, 8, 0, "CreatePartition"),
+     handlers::create_partition<P>},
+    {detail::root_call(0x41, Kind::simple, 8, 0, 0, 0, "InitializePartition"), handlers::partition_step<P, 0>},
+    {detail::root_call(0x42, Kind::simple, 8, 0, 0, 0, "FinalizePartition"), handlers::partition_step<P, 1>},
+    {detail::root_call(0x43, Kind::simple, 8, 0, 0, 0, "DeletePartition"), handlers::partition_step<P, 2>},
+    {detail::root_call(0x44, Kind::simple, sizeof(detail::rt::GetPartitionPropertyInput), 0, 8, 0,
+                       "GetPartitionProperty"), handlers::get_partition_property<P>},
+    {detail::root_call(0x45, Kind::simple, sizeof(detail::rt::SetPartitionPropertyInput), 0, 0, 0,
+                       "SetPartitionProperty"), handlers::set_partition_property<P>},
     {{detail::cc::get_partition_id, Kind::simple, false, false, detail::pv::access_partition_id, 0, 0, 8, 0,
       "GetPartitionId"}, handlers::get_partition_id<P>},
-    {detail::reserved(0x47), nullptr}, {detail::reserved(0x48), nullptr}, {detail::reserved(0x49), nullptr},
-    {detail::reserved(0x4a), nullptr}, {detail::reserved(0x4b), nullptr}, {detail::reserved(0x4c), nullptr},
-    {detail::reserved(0x4d), nullptr}, {detail::reserved(0x4e), nullptr}, {detail::reserved(0x4f), nullptr},
+    {detail::reserved(0x47), nullptr},
+    {detail::root_call(0x48, Kind::rep, 8, 8, 0, 0, "DepositMemory"), handlers::deposit_memory<P>},
+    {detail::root_call(0x49, Kind::rep, 16, 0, 0, 8, "WithdrawMemory"), handlers::withdraw_memory<P>},
+    {detail::reserved(0x4a), nullptr},
+    {detail::root_call(0x4b, Kind::rep, sizeof(detail::rt::MapGpaPagesInput), 8, 0, 0, "MapGpaPages"),
+     handlers::map_gpa_pages<P>},
+    {detail::root_call(0x4c, Kind::rep, sizeof(detail::rt::UnmapGpaPagesInput), 0, 0, 0, "UnmapGpaPages"),
+     handlers::unmap_gpa_pages<P>},
+    {detail::root_call(0x4d, Kind::simple, sizeof(detail::rt::InstallInterceptInput), 0, 0, 0, "InstallIntercept"),
+     handlers::install_intercept<P>},
+    {detail::root_call(0x4e, Kind::simple, sizeof(detail::rt::CreateVpInput), 0, 0, 0, "CreateVp"),
+     handlers::create_vp<P>},
+    {detail::root_call(0x4f, Kind::simple, sizeof(detail::rt::DeleteVpInput), 0, 0, 0, "DeleteVp"),
+     handlers::delete_vp<P>},
     {{detail::cc::get_vp_registers, Kind::rep, false, false, 0, detail::sz(sizeof(detail::VpRegistersInput)), 4, 0,
       detail::sz(sizeof(detail::RegisterValue)), "GetVpRegisters"}, handlers::get_vp_registers<P>},
     {{detail::cc::set_vp_registers, Kind::rep, false, false, 0, detail::sz(sizeof(detail::VpRegistersInput)),
@@ -61,17 +86,35 @@ inline constexpr Entry<P> table[] = {
       detail::sz(sizeof(detail::PostMessageInput)), 0, 0, 0, "PostMessage"}, handlers::post_message<P>},
     {{detail::cc::signal_event, Kind::simple, true, false, detail::pv::signal_events,
       detail::sz(sizeof(detail::SignalEventInput)), 0, 0, 0, "SignalEvent"}, handlers::signal_event<P>},
-    {detail::reserved(0x94), nullptr}, {detail::reserved(0x95), nullptr}, {detail::reserved(0x96), nullptr},
-    {detail::reserved(0x97), nullptr}, {detail::reserved(0x98), nullptr}, {detail::reserved(0x99), nullptr},
-    {detail::reserved(0xc2), nullptr},
+    {detail::root_call(0x94, Kind::simple, sizeof(detail::rt::AssertVirtualInterruptInput), 0, 0, 0,
+                       "AssertVirtualInterrupt"), handlers::assert_virtual_interrupt<P>},
+    {detail::reserved(0x95), nullptr}, {detail::reserved(0x96), nullptr},
+    {detail::reserved(0x97), nullptr}, {detail::reserved(0x98), nullptr},
+    {detail::root_call(0x99, Kind::simple, sizeof(detail::rt::StartVpInput), 0, 0, 0, "StartVp"), handlers::start_vp<P>},
+    // Output: DispatchVpOutput, then the 256-byte intercept message (docs/child-partitions.md).
+    {detail::root_call(0xc2, Kind::simple, sizeof(detail::rt::DispatchVpInput), 0, 264, 0, "DispatchVp"),
+     handlers::dispatch_vp<P>},
 };
+
+// Call code -> row, built at compile time: the lookup on every hypercall is one load, not a scan.
+template <class P> struct Index {
+    int16_t at[256];
+    constexpr Index() : at{} {
+        for (auto& a : at)
+            a = -1;
+        for (size_t i = 0; i < sizeof table<P> / sizeof table<P>[0]; i++)
+            at[table<P>[i].spec.code] = static_cast<int16_t>(i);
+    }
+};
+template <class P> inline constexpr Index<P> index{};
+static_assert(sizeof(int16_t) == 2);
 
 // The row for `code`, or nullptr when the code is unknown.
 template <class P> [[nodiscard]] constexpr const Entry<P>* lookup(uint16_t code) {
-    for (const Entry<P>& e : table<P>)
-        if (e.spec.code == code)
-            return &e;
-    return nullptr;
+    if (code >= 256)
+        return nullptr;
+    int16_t i = index<P>.at[code];
+    return i < 0 ? nullptr : &table<P>[i];
 }
 
 } // namespace hypercalls

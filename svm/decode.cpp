@@ -126,6 +126,9 @@ Intercept decode_exit(const Vmcb& v, const Features& f) {
         r.kind = (v.control.exit_info1 & 1) ? ExitKind::msr_write : ExitKind::msr_read;
     } else {
         r.kind = simple_kind(code);
+        if (r.kind == ExitKind::hypercall)   // the VMCB holds the CPL outright (APM 15.5.1)
+            r.caller = {v.save.cpl, (v.save.cr0 & 1) != 0,
+                        (v.save.efer & (1u << 10)) && (v.save.cs.attrib & (1u << 9))};
         // AMD-V does not report an interrupt's vector (it stays pending in the LAPIC); vectors
         // 0-31 are never external interrupts, so 0 reads as "unknown".
         if (r.kind == ExitKind::external_interrupt)

@@ -135,7 +135,12 @@ Intercept decode_exit(const RawExit& e) {
     case ExitReason::cpuid: out.kind = ExitKind::cpuid; break;
     case ExitReason::hlt: out.kind = ExitKind::hlt; break;
     case ExitReason::invd: out.kind = ExitKind::invd; break;
-    case ExitReason::vmcall: out.kind = ExitKind::hypercall; break;
+    case ExitReason::vmcall:
+        out.kind = ExitKind::hypercall;
+        // CPL is SS.DPL (SDM vol 3 5.5); the 64-bit convention needs IA-32e mode and CS.L (bit 13).
+        out.caller = {static_cast<uint8_t>((e.guest_ss_access_rights >> 5) & 3), (e.guest_cr0 & 1) != 0,
+                      (e.guest_efer & (1u << 10)) && (e.guest_cs_access_rights & (1u << 13))};
+        break;
     case ExitReason::vmclear: case ExitReason::vmlaunch: case ExitReason::vmptrld:
     case ExitReason::vmptrst: case ExitReason::vmread: case ExitReason::vmresume:
     case ExitReason::vmwrite: case ExitReason::vmxoff: case ExitReason::vmxon:

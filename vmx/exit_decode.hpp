@@ -19,6 +19,9 @@ struct RawExit {
     uint32_t instr_info;
     uint32_t idt_vectoring_info;
     uint32_t idt_vectoring_error;
+    // Hypercall exits only: the caller's mode (hv::virt::CallerMode).
+    uint32_t guest_cs_access_rights, guest_ss_access_rights;
+    uint64_t guest_cr0, guest_efer;
 };
 
 [[nodiscard]] hv::virt::Intercept decode_exit(const RawExit& e);

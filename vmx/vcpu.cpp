@@ -154,6 +154,11 @@ Intercept Vcpu::run(hv::virt::GuestGprs& g) {
         } else if (basic == ExitReason::ept_violation) {
             e.guest_phys = vmread(VmcsField::guest_physical_address);
             e.guest_linear = vmread(VmcsField::guest_linear_address);
+        } else if (basic == ExitReason::vmcall) {
+            e.guest_cs_access_rights = static_cast<uint32_t>(vmread(VmcsField::guest_cs_access_rights));
+            e.guest_ss_access_rights = static_cast<uint32_t>(vmread(VmcsField::guest_ss_access_rights));
+            e.guest_cr0 = vmread(VmcsField::guest_cr0);
+            e.guest_efer = vmread(VmcsField::guest_efer);
         }
         reinject_vectoring(e);
         g[Gpr::rsp] = vmread(VmcsField::guest_rsp);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "hv/lib/addr.hpp"
+#include "hv/percpu.hpp"
 #include "hv/virt/vcpu.hpp"
 #include "vmx/exit_decode.hpp"
 #include "vmx/guest_check.hpp"
@@ -57,7 +58,15 @@ public:
     [[nodiscard]] uint64_t exits() const { return exits_; }
 
 private:
-    void load() const;                 // VMPTRLD here; host state when first used on a processor
+    // VMPTRLD here; host state when first used on a processor. Every register access calls it,
+    // so the common case — already current on this processor — is one inline comparison.
+    void load() const {
+        auto* p = static_cast<const Processor*>(hv::this_cpu().virt_state);
+        if (p == loaded_on_ && p && p->current_vmcs == this) [[likely]]
+            return;
+        load_slow();
+    }
+    void load_slow() const;
     void write_host_state() const;
     void write_controls(const hv::virt::PartitionHw& hw);
     void save_context(Processor& p);

@@ -149,7 +149,7 @@ void Vcpu::write_host_state() const {
     vmwrite(VmcsField::host_rip, reinterpret_cast<uint64_t>(vmx_exit_stub));
 }
 
-void Vcpu::load() const {
+void Vcpu::load_slow() const {
     Processor* p = static_cast<Processor*>(hv::this_cpu().virt_state);
     if (!p || !p->on)
         hv::panic("vmx: Vcpu used on a processor without VMX enabled");

@@ -84,6 +84,7 @@ enum class VmcsField : uint32_t {
     guest_idtr_limit = 0x4812,
     guest_es_access_rights = 0x4814,   // access rights of es..tr at +2 each
     guest_cs_access_rights = 0x4816,
+    guest_ss_access_rights = 0x4818,
     guest_tr_access_rights = 0x4822,
     guest_interruptibility = 0x4824,
     guest_activity_state = 0x4826,

@@ -179,6 +179,9 @@ template <class Vendor, class V> bool child_exit(Vp& root_vp, Vp& vp, V& cpu, co
         root_vp.nmi_pending = true;
         return report(vp, cpu, x, out, DispatchReport::Reason::interrupted);
     case ExitKind::preemption_timer:
+        // The slice backstop: take what waits at the local APIC (see exit_loop.hpp), and give
+        // the processor back to the root, whose scheduler decides what runs next.
+        drain_host_interrupts();
         return report(vp, cpu, x, out, DispatchReport::Reason::interrupted);
     case ExitKind::triple_fault:
     case ExitKind::invalid_state:

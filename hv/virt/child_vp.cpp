@@ -86,9 +86,10 @@ template <class Vendor> bool init_hw(Child& c) {
     for (uint32_t msr : own)
         Vendor::pass_msr(c.part.msr_bitmap, msr);
     Vendor::intercept_msr(c.part.msr_bitmap, 0x10, false, true);   // TSC writes stay ours
-    c.part.cpuid = CpuidPolicy{tlfs::privilege::vp_index_msr | tlfs::privilege::hypercall_msrs |
-                                   tlfs::privilege::access_partition_id,
-                               0, 0, kMaxChildVps, kMaxChildVps, false};
+    uint64_t privileges = c.requested_privileges ? c.requested_privileges
+                                                 : tlfs::privilege::vp_index_msr | tlfs::privilege::hypercall_msrs |
+                                                       tlfs::privilege::access_partition_id;
+    c.part.cpuid = CpuidPolicy{privileges, 0, 0, kMaxChildVps, kMaxChildVps, false};
     return true;
 }
 

@@ -9,6 +9,7 @@
 #include "hv/virt/child_internal.hpp"
 #include "hv/virt/vendor.hpp"
 #include "hv/virt/vp_runtime.hpp"
+#include "hv/arch/x86.hpp"
 
 namespace hv::virt::children {
 namespace detail {
@@ -232,6 +233,60 @@ Status remove(uint64_t id) {
     c->~Child();
     mem::free(c);
     return Status::success;
+}
+
+namespace {
+constexpr uint32_t prop_privilege_flags = 0x00010000, prop_processor_vendor = 0x00060000,
+                   prop_physical_address_width = 0x00060006;
+// What a child may hold: never CreatePartitions, CpuManagement or the debugging privileges.
+constexpr uint64_t child_privilege_limit =
+    tlfs::privilege::vp_runtime_msr | tlfs::privilege::time_ref_count_msr | tlfs::privilege::synic_msrs |
+    tlfs::privilege::synthetic_timer_msrs | tlfs::privilege::apic_msrs | tlfs::privilege::hypercall_msrs |
+    tlfs::privilege::vp_index_msr | tlfs::privilege::partition_reference_tsc | tlfs::privilege::frequency_msrs |
+    tlfs::privilege::access_partition_id | tlfs::privilege::post_messages | tlfs::privilege::signal_events;
+} // namespace
+
+Status get_property(uint64_t id, uint32_t code, uint64_t& value) {
+    Manager& m = manager();
+    IrqLockGuard g(m.lock);
+    Child* c = find(id);
+    if (!c)
+        return Status::invalid_partition_id;
+    switch (code) {
+    case prop_privilege_flags:
+        value = c->part.cpuid.privileges;
+        return Status::success;
+    case prop_processor_vendor:
+        value = m.backend == Backend::vmx ? 0 : 1;   // HV_PROCESSOR_VENDOR: Intel 0, AMD 1
+        return Status::success;
+    case prop_physical_address_width:
+        value = x86::cpuid(0x80000008).eax & 0xff;
+        return Status::success;
+    default:
+        return Status::unknown_property;
+    }
+}
+
+Status set_property(uint64_t id, uint32_t code, uint64_t value) {
+    Manager& m = manager();
+    IrqLockGuard g(m.lock);
+    Child* c = find(id);
+    if (!c)
+        return Status::invalid_partition_id;
+    switch (code) {
+    case prop_privilege_flags:
+        if (c->phase != ChildPhase::created)
+            return Status::invalid_partition_state;
+        if (value & ~child_privilege_limit)
+            return Status::property_value_out_of_range;
+        c->requested_privileges = value;
+        return Status::success;
+    case prop_processor_vendor:
+    case prop_physical_address_width:
+        return Status::invalid_parameter;   // read-only
+    default:
+        return Status::unknown_property;
+    }
 }
 
 Status deposit(uint64_t id, const uint64_t* pages, uint32_t count, uint32_t& done) {

@@ -40,6 +40,7 @@ struct Child {
     uint64_t deposit_free = 0;
     uint64_t deposit_total = 0;
     uint64_t mapped_pages = 0;
+    uint64_t requested_privileges = 0;   // 0: the default set (hv/virt/child_vp.cpp init_hw)
     InterceptConfig intercepts{};
 };
 
@@ -71,6 +72,12 @@ void add_root_ram(uint64_t base, uint64_t length);
 [[nodiscard]] Status create(Partition& caller, uint64_t flags, uint64_t& id);
 [[nodiscard]] Status initialize(uint64_t id);
 [[nodiscard]] Status finalize(uint64_t id);
+
+// Partition properties (TLFS HV_PARTITION_PROPERTY_CODE): privilege flags (settable before
+// InitializePartition, never beyond what a child may hold), processor vendor and physical
+// address width (read-only). Other codes: HV_STATUS_UNKNOWN_PROPERTY.
+[[nodiscard]] Status get_property(uint64_t id, uint32_t code, uint64_t& value);
+[[nodiscard]] Status set_property(uint64_t id, uint32_t code, uint64_t value);
 [[nodiscard]] Status remove(uint64_t id);
 
 // Pages are root guest-physical page numbers; `done` counts the ones processed.

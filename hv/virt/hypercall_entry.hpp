@@ -7,6 +7,8 @@
 #pragma once
 #include "hv/arch/x86.hpp"
 #include "hv/smp.hpp"
+#include "hv/virt/child_message.hpp"
+#include "hv/virt/children.hpp"
 #include "hv/virt/guest_memory.hpp"
 #include "hv/virt/vp_runtime.hpp"
 #include "hypercalls/abi/tlfs.hpp"
@@ -73,6 +75,135 @@ public:
     }
     [[nodiscard]] bool rip_written() const { return rip_written_; }
 
+    // The root's partition manager (hypercalls/handlers_partition.hpp -> hv/virt/children.hpp).
+    static constexpr bool has_partition_manager = true;
+    [[nodiscard]] tlfs::Status pm_create(uint64_t flags, uint64_t& id) { return children::create(p_, flags, id); }
+    [[nodiscard]] tlfs::Status pm_step(int which, uint64_t id) {
+        return which == 0 ? children::initialize(id) : which == 1 ? children::finalize(id) : children::remove(id);
+    }
+    [[nodiscard]] tlfs::Status pm_property(bool set, uint64_t id, uint32_t code, uint64_t& value) {
+        return set ? children::set_property(id, code, value) : children::get_property(id, code, value);
+    }
+    [[nodiscard]] tlfs::Status pm_deposit(uint64_t id, const uint64_t* pages, uint32_t n, uint32_t& done) {
+        return children::deposit(id, pages, n, done);
+    }
+    [[nodiscard]] tlfs::Status pm_withdraw(uint64_t id, uint64_t* pages, uint32_t max, uint32_t& done) {
+        return children::withdraw(id, pages, max, done);
+    }
+    [[nodiscard]] tlfs::Status pm_map(uint64_t id, uint64_t target, uint32_t flags, const uint64_t* pages, uint32_t n,
+                                      uint32_t& done) {
+        return children::map_gpa(id, target, flags, pages, n, done);
+    }
+    [[nodiscard]] tlfs::Status pm_unmap(uint64_t id, uint64_t target, uint32_t n, uint32_t& done) {
+        return children::unmap_gpa(id, target, n, done);
+    }
+    [[nodiscard]] tlfs::Status pm_install_intercept(uint64_t id, uint32_t type, uint32_t access, uint64_t param) {
+        using K = children::InterceptKind;
+        if (access == 0 || (access & ~7u))
+            return tlfs::Status::invalid_parameter;
+        switch (type) {
+        case 0x00:   // x64 I/O port
+            return param > 0xffff ? tlfs::Status::invalid_parameter
+                                  : children::install_intercept(id, K::io_port, static_cast<uint32_t>(param));
+        case 0x11: { // x64 I/O port range: first in 15:0, last in 31:16
+            uint32_t first = param & 0xffff, last = (param >> 16) & 0xffff;
+            if (last < first || (param >> 32))
+                return tlfs::Status::invalid_parameter;
+            for (uint32_t port = first; port <= last; port++)
+                if (tlfs::Status st = children::install_intercept(id, K::io_port, port); st != tlfs::Status::success)
+                    return st;
+            return tlfs::Status::success;
+        }
+        case 0x01:   // x64 MSR: every MSR the hypervisor does not handle itself already goes to the root
+        case 0x0c:   // x64 MSR index
+            return children::install_intercept(id, K::msr, static_cast<uint32_t>(param));
+        case 0x02:   // x64 CPUID leaf
+            return children::install_intercept(id, K::cpuid, static_cast<uint32_t>(param));
+        case 0x03:   // exception vector
+            return children::install_intercept(id, K::exception, static_cast<uint32_t>(param));
+        default:
+            return tlfs::Status::invalid_parameter;   // intercept types not offered
+        }
+    }
+    [[nodiscard]] tlfs::Status pm_vp_step(bool create, uint64_t id, uint32_t vpi) {
+        return create ? children::create_vp(id, vpi) : children::delete_vp(id, vpi);
+    }
+    [[nodiscard]] tlfs::Status pm_start_vp(uint64_t id, uint32_t vpi, const tlfs::root::InitialVpContext& c) {
+        auto seg = [](const tlfs::root::SegmentRegister& r) {
+            // The TLFS attribute word has the VMX layout; ours is AMD's packed form.
+            return Segment{r.selector, static_cast<uint16_t>((r.attributes & 0xff) | ((r.attributes >> 4) & 0xf00)),
+                           r.limit, r.base};
+        };
+        children::VpContext v{c.rip, c.rsp, c.rflags, seg(c.cs), seg(c.ds), seg(c.es), seg(c.fs), seg(c.gs),
+                              seg(c.ss), seg(c.tr), seg(c.ldtr), {c.idtr.base, c.idtr.limit},
+                              {c.gdtr.base, c.gdtr.limit}, c.efer, c.cr0, c.cr3, c.cr4, c.msr_cr_pat};
+        return children::start_vp(id, vpi, v);
+    }
+    [[nodiscard]] tlfs::Status pm_assert(uint64_t id, uint32_t type, uint64_t dest, uint8_t vector) {
+        using T = children::InterruptType;
+        if (dest > 0xffffffffu)
+            return tlfs::Status::invalid_parameter;
+        T t;
+        switch (type) {
+        case 0: case 1: t = T::fixed; break;   // lowest priority: one target, as fixed
+        case 4: t = T::nmi; break;
+        case 5: t = T::init; break;
+        case 6: t = T::sipi; break;
+        default: return tlfs::Status::invalid_parameter;
+        }
+        return children::assert_interrupt(id, t, static_cast<uint32_t>(dest), vector);
+    }
+    template <class C> [[nodiscard]] tlfs::Status pm_dispatch(C& c, uint64_t id, uint32_t vpi) {
+        DispatchReport r;
+        if (tlfs::Status st = children::dispatch(vp_, id, vpi, r); st != tlfs::Status::success)
+            return st;
+        Vp* child = children::find_vp(id, vpi);
+        if (!child)
+            return tlfs::Status::invalid_vp_index;   // deleted meanwhile by another root VP
+        DispatchOutput out;
+        build_dispatch_output(*child, r, out);
+        return c.out(0, &out, sizeof out) ? tlfs::Status::success : tlfs::Status::access_denied;
+    }
+    // Get/SetVpRegisters on a child's VP: the loop runs with the child VP claimed and loaded here.
+    template <class C> [[nodiscard]] tlfs::Status pm_vp_registers(C& c, uint64_t id, uint32_t vpi, bool set) {
+        struct Ctx {
+            C* c;
+            bool set;
+            tlfs::Status st;
+        } ctx{&c, set, tlfs::Status::success};
+        auto body = [](void* p, Vp& vp) {
+            auto& x = *static_cast<Ctx*>(p);
+            auto& cpu = *static_cast<V*>(vp.vcpu);
+            bool rip_written = false;
+            for (; x.c->next < x.c->limit; x.c->next++) {
+                if (x.set) {
+                    tlfs::RegisterAssoc a;
+                    if (!x.c->in(x.c->rep_in(x.c->next), &a, sizeof a) || a.reserved1 || a.reserved2) {
+                        x.st = tlfs::Status::invalid_parameter;
+                        return;
+                    }
+                    if ((x.st = hypercalls::set_register(vp, cpu, a.name, a.value, rip_written)) != tlfs::Status::success)
+                        return;
+                } else {
+                    uint32_t name;
+                    tlfs::RegisterValue v{};
+                    if (!x.c->in(x.c->rep_in(x.c->next), &name, sizeof name)) {
+                        x.st = tlfs::Status::access_denied;
+                        return;
+                    }
+                    if ((x.st = hypercalls::get_register(vp, cpu, name, v)) != tlfs::Status::success)
+                        return;
+                    if (!x.c->out(x.c->rep_out(x.c->next), &v, sizeof v)) {
+                        x.st = tlfs::Status::access_denied;
+                        return;
+                    }
+                }
+            }
+        };
+        tlfs::Status st = children::with_vp(id, vpi, body, &ctx);
+        return st == tlfs::Status::success ? ctx.st : st;
+    }
+
 private:
     Vp& vp_;
     V& cpu_;
@@ -82,16 +213,15 @@ private:
 static_assert(hypercalls::Platform<VpPlatform<svm::Vcpu>> && hypercalls::Platform<VpPlatform<vmx::Vcpu>>);
 
 template <class V> void handle_hypercall(Vp& vp, V& cpu, const Intercept& x) {
-    bool protected_mode = cpu.read(Reg::cr0) & 1;
-    unsigned cpl = (cpu.segment(Seg::ss).attr >> 5) & 3;   // SS.DPL is the CPL (SDM vol 3 5.5)
+    // The caller's mode comes with the exit (Intercept::caller): no register reads here.
     bool enabled = __atomic_load_n(&vp.partition->hypercall.guest_os_id, __ATOMIC_ACQUIRE) != 0;
-    if (!protected_mode || cpl != 0 || !enabled) {
+    if (!x.caller.protected_mode || x.caller.cpl != 0 || !enabled) {
         cpu.inject(Event{Event::Type::exception, 6, false, 0, 0});
         return;
     }
     // 64-bit callers (EFER.LMA and CS.L) use RCX, RDX, R8; 32-bit ones EDX:EAX, EBX:ECX, EDI:ESI.
     GuestGprs& g = vp.gprs;
-    bool wide = (cpu.read(Reg::efer) & (1u << 10)) && (cpu.segment(Seg::cs).attr & (1u << 9));
+    bool wide = x.caller.long64;
     auto pair = [&](Gpr hi, Gpr lo) { return (g[hi] << 32) | static_cast<uint32_t>(g[lo]); };
     hypercalls::Input in = wide ? hypercalls::Input{g[Gpr::rcx], g[Gpr::rdx], g[Gpr::r8]}
                                 : hypercalls::Input{pair(Gpr::rdx, Gpr::rax), pair(Gpr::rbx, Gpr::rcx),

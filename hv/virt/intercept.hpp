@@ -69,10 +69,20 @@ struct EntryFailure {
     const char* check;    // which consistency check failed, in words
 };
 
+// Who executed a hypercall instruction, as the processor had it at the exit: the hypercall
+// entry's privilege and register-convention checks need nothing else (TLFS 3.4, 3.7), and the
+// backend has these values at hand, where the entry would pay a register access for each.
+struct CallerMode {
+    uint8_t cpl;
+    bool protected_mode;   // CR0.PE
+    bool long64;           // EFER.LMA and CS.L: the 64-bit register convention
+};
+
 struct Intercept {
     ExitKind kind = ExitKind::none;
     uint64_t raw_reason = 0;          // the vendor's exit code, for logs and statistics
     uint8_t instruction_length = 0;   // 0: unknown (AMD-V without NRIP-save): decode it
+    CallerMode caller{};              // filled on hypercall exits
     union {
         IoAccess io;
         GpaAccess gpa;

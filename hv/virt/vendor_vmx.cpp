@@ -1,4 +1,5 @@
 // Intel VT-x side of hv/virt/vendor.hpp (Intel SDM vol 3C ch. 24-28).
+#include "hv/arch/tsc.hpp"
 #include "hv/console.hpp"
 #include "hv/lib/new.hpp"
 #include "hv/memory/direct_map.hpp"
@@ -51,6 +52,11 @@ void VmxVendor::pass_msr(uint8_t* bm, uint32_t msr) { static_cast<void>(vmx::msr
 
 VmxVendor::Vcpu* VmxVendor::create_vcpu_in(const PartitionHw& hw, PhysAddr control, PhysAddr xsave, void* storage) {
     auto* v = new (storage) Vcpu(control, phys_to_virt(control), phys_to_virt(xsave), hw);
+    // A 5 ms backstop in TSC time: long enough to cost nothing, short enough that a guest
+    // spinning with IF=0 under an emulator that then takes no interrupt exit cannot hold a
+    // processor (and the hypervisor's IPIs to it) for long.
+    if (v->ok())
+        v->set_backstop(tsc::hz() / 200);
     if (!v->ok()) {
         console::log("hv: vmx: VMCS set-up failed\n");
         return nullptr;

@@ -20,6 +20,7 @@ uint8_t rt_probe_inb(uint16_t port, int* vector);
 void rt_probe_xsetbv(uint32_t xcr, int* vector, uint64_t value);
 extern const uint64_t rt_isr_table[32];
 extern const uint64_t rt_fixup_start[], rt_fixup_end[];
+extern void (*const rt_init_array_start[])(), (*const rt_init_array_end[])();
 }
 
 namespace rt {
@@ -198,6 +199,9 @@ void rt_exception(uint64_t* frame) {
 }
 
 void rt_main(uint64_t handoff_gpa, uint64_t magic) {
+    // Constructors of global objects (C++ [basic.start.dynamic]): nothing else runs them here.
+    for (auto* f = rt_init_array_start; f != rt_init_array_end; f++)
+        (*f)();
     rt::build_idt();
     rt::init_processor();
     // The first 4 GiB are mapped one-to-one by the hypervisor's initial tables, where it places

@@ -60,20 +60,22 @@ void load_idt() {
     asm volatile("lidt %0" : : "m"(d));
 }
 
-// Waits `n` timer ticks (about 1 ms each) with interrupts on, halting in between.
+// Waits `n` timer ticks (about 10 ms each) with interrupts on, halting in between.
 void wait_ticks(uint32_t n) {
     uint32_t end = ticks + n;
     while (static_cast<int32_t>(ticks - end) < 0)
         asm volatile("sti; hlt; cli" ::: "memory");
 }
 
-// Periodic timer: divide by 1 and 1,000,000 counts, 1 ms on QEMU's 1 GHz APIC bus, which the
-// root partition's emulated APIC also uses (SDM vol 3 10.5.4).
+// Periodic timer: divide by 1 and 10,000,000 counts, 10 ms on QEMU's 1 GHz APIC bus, which the
+// root partition's emulated APIC also uses (SDM vol 3 10.5.4). Not shorter: under an instruction
+// emulator one tick's round trip through the root's APIC emulation can take longer than a
+// millisecond, and a period shorter than its interrupt's service time livelocks any machine.
 void start_timer() {
     apic::reg(apic::svr) = 0x1ff;                        // software enable, spurious vector 0xff
     apic::reg(apic::divide) = 0xb;                       // divide by 1
     apic::reg(apic::lvt_timer) = (1u << 17) | timer_vector;   // periodic
-    apic::reg(apic::initial_count) = 1000000;
+    apic::reg(apic::initial_count) = 10000000;
 }
 
 void send_ipi(uint32_t apic_id, uint32_t low) {
@@ -91,7 +93,7 @@ uint32_t start_aps(const uint32_t* ids, uint32_t n, uint32_t self) {
         uint32_t before = reported;
         // SDM vol 3 8.4.4.1: INIT, 10 ms, SIPI, 200 us, SIPI.
         send_ipi(ids[i], 0x4500);
-        wait_ticks(10);
+        wait_ticks(1);   // at least the 10 ms INIT needs (SDM vol 3 8.4.4.1)
         send_ipi(ids[i], 0x4600 | (tramp_page >> 12));
         wait_ticks(1);
         if (reported == before)
