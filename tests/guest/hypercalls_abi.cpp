@@ -20,10 +20,13 @@ void control_word(suite::Reporter& r) {
     status_is(r, call(cw::make(0x0000)), Status::invalid_hypercall_code, "call code 0 is unknown");
     status_is(r, call(cw::make(0xffff)), Status::invalid_hypercall_code, "call code 0xffff is unknown");
     status_is(r, call(cw::make(0x0007)), Status::invalid_hypercall_code, "call code 7 is unknown");
-    status_is(r, call(cw::make(code::create_partition), env().page(pg_in), out), Status::invalid_hypercall_code,
-              "CreatePartition's reserved slot answers INVALID_HYPERCALL_CODE");
-    status_is(r, call(cw::make(code::dispatch_vp), env().page(pg_in), out), Status::invalid_hypercall_code,
-              "DispatchVp's reserved slot answers INVALID_HYPERCALL_CODE");
+    // The root-only calls exist for the root; a partition ID nobody has is refused by each.
+    zero_page(env().page(pg_in));
+    *static_cast<uint64_t*>(at(env().page(pg_in))) = 0xdead0001;
+    status_is(r, call(cw::make(code::initialize_partition), env().page(pg_in), 0), Status::invalid_partition_id,
+              "InitializePartition of an unknown partition is INVALID_PARTITION_ID");
+    status_is(r, call(cw::make(code::dispatch_vp), env().page(pg_in), out), Status::invalid_partition_id,
+              "DispatchVp of an unknown partition is INVALID_PARTITION_ID");
     status_is(r, call(cw::make(code::get_partition_id, false, 1), 0, out), Status::invalid_hypercall_input,
               "a rep count on a simple call is invalid input");
     status_is(r, call(get_id | (1ull << cw::rep_start_shift), 0, out), Status::invalid_hypercall_input,
