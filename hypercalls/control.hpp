@@ -17,7 +17,16 @@ struct Control {
 
 // False when any bit outside the TLFS fields is set: the call then fails with
 // HV_STATUS_INVALID_HYPERCALL_INPUT before its code is even looked at.
-[[nodiscard]] bool decode_control(uint64_t raw, Control& out);
+// Inline: it runs on every hypercall.
+[[nodiscard]] inline bool decode_control(uint64_t raw, Control& out) {
+    namespace c = tlfs::control;
+    out.code = static_cast<uint16_t>(raw & c::code_mask);
+    out.fast = (raw & c::fast) != 0;
+    out.var_qwords = static_cast<uint16_t>((raw & c::var_header_mask) >> c::var_header_shift);
+    out.rep_count = static_cast<uint16_t>((raw & c::rep_count_mask) >> c::rep_count_shift);
+    out.rep_start = static_cast<uint16_t>((raw & c::rep_start_mask) >> c::rep_start_shift);
+    return (raw & ~c::valid_mask) == 0;
+}
 [[nodiscard]] uint64_t encode_control(const Control& c);
 
 // The control word the guest re-issues after a partial rep call: only the start index moves.

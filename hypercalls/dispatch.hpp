@@ -46,13 +46,21 @@ template <class P> [[nodiscard]] Status check_list(const P& pf, uint64_t gpa, ui
 }
 } // namespace detail
 
-template <class P> [[nodiscard]] Outcome execute(P& pf, const Input& in) {
+template <class P> [[nodiscard]] Outcome execute_call(P& pf, const Input& in, const Control& ctl, const Entry<P>* e);
+
+// The checks every call starts with, inline in the exit path; the rest of a call is out of line.
+template <class P> [[nodiscard]] inline Outcome execute(P& pf, const Input& in) {
     Control ctl;
     if (!decode_control(in.control, ctl))
         return detail::fail(Status::invalid_hypercall_input);
     const Entry<P>* e = lookup<P>(ctl.code);
     if (!e || !e->fn)
         return detail::fail(Status::invalid_hypercall_code);
+    return execute_call(pf, in, ctl, e);
+}
+
+template <class P>
+[[nodiscard, gnu::noinline]] Outcome execute_call(P& pf, const Input& in, const Control& ctl, const Entry<P>* e) {
     const CallSpec& spec = e->spec;
     if ((pf.privileges() & spec.privilege) != spec.privilege)
         return detail::fail(Status::access_denied);

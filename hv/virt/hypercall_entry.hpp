@@ -212,7 +212,7 @@ private:
 };
 static_assert(hypercalls::Platform<VpPlatform<svm::Vcpu>> && hypercalls::Platform<VpPlatform<vmx::Vcpu>>);
 
-template <class V> void handle_hypercall(Vp& vp, V& cpu, const Intercept& x) {
+template <class V> [[gnu::always_inline]] inline void handle_hypercall(Vp& vp, V& cpu, const Intercept& x) {
     // The caller's mode comes with the exit (Intercept::caller): no register reads here.
     bool enabled = __atomic_load_n(&vp.partition->hypercall.guest_os_id, __ATOMIC_ACQUIRE) != 0;
     if (!x.caller.protected_mode || x.caller.cpl != 0 || !enabled) {

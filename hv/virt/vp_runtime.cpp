@@ -62,10 +62,6 @@ void forward_vector(Vp& vp, uint8_t vector) {
 
 void drain_host_interrupts() { asm volatile("sti; nop; cli" ::: "memory"); }
 
-bool has_pending_irq(const Vp& vp) {
-    return (vp.pending_irq[0] | vp.pending_irq[1] | vp.pending_irq[2] | vp.pending_irq[3]) != 0;
-}
-
 int take_pending_irq(Vp& vp) {
     for (int w = 3; w >= 0; w--) {
         uint64_t bits = __atomic_load_n(&vp.pending_irq[w], __ATOMIC_RELAXED);

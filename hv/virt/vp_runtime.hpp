@@ -22,7 +22,9 @@ void forward_vector(Vp& vp, uint8_t vector);
 // Lets interrupts that are pending at the processor reach the host IDT (and so the VP) now.
 void drain_host_interrupts();
 
-[[nodiscard]] bool has_pending_irq(const Vp& vp);
+[[nodiscard]] inline bool has_pending_irq(const Vp& vp) {
+    return (vp.pending_irq[0] | vp.pending_irq[1] | vp.pending_irq[2] | vp.pending_irq[3]) != 0;
+}
 // Highest pending vector (the APIC's priority order, SDM vol 3 11.8.3), removed from the set.
 [[nodiscard]] int take_pending_irq(Vp& vp);
 
