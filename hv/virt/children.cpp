@@ -238,6 +238,11 @@ Status remove(uint64_t id) {
 namespace {
 constexpr uint32_t prop_privilege_flags = 0x00010000, prop_processor_vendor = 0x00060000,
                    prop_physical_address_width = 0x00060006;
+// Our extension: property codes in a range the TLFS does not use, readable on the root's own
+// partition ID: pages of the root's RAM held by the root, mapped into children, deposited for
+// children; and the number of children.
+constexpr uint32_t prop_ledger_root = 0x00ff0001, prop_ledger_mapped = 0x00ff0002,
+                   prop_ledger_deposited = 0x00ff0003, prop_ledger_partitions = 0x00ff0004;
 // What a child may hold: never CreatePartitions, CpuManagement or the debugging privileges.
 constexpr uint64_t child_privilege_limit =
     tlfs::privilege::vp_runtime_msr | tlfs::privilege::time_ref_count_msr | tlfs::privilege::synic_msrs |
@@ -248,6 +253,15 @@ constexpr uint64_t child_privilege_limit =
 
 Status get_property(uint64_t id, uint32_t code, uint64_t& value) {
     Manager& m = manager();
+    if (m.root && (id == m.root->id || id == ~0ull) && code >= prop_ledger_root && code <= prop_ledger_partitions) {
+        // Our extension (docs/child-partitions.md): the page ledger, read on the root itself.
+        Accounting a = accounting();
+        value = code == prop_ledger_root     ? a.root
+              : code == prop_ledger_mapped   ? a.mapped
+              : code == prop_ledger_deposited ? a.deposited
+                                              : a.partitions;
+        return Status::success;
+    }
     IrqLockGuard g(m.lock);
     Child* c = find(id);
     if (!c)
@@ -425,10 +439,13 @@ Status install_intercept(uint64_t id, InterceptKind kind, uint32_t parameter) {
 Accounting accounting() {
     Manager& m = manager();
     IrqLockGuard g(m.lock);
-    Accounting a{m.ledger.count(partitions::PageLedger::root), 0, 0, m.live};
-    for (uint32_t s = 1; s <= kMaxChildren; s++) {
-        a.mapped += m.ledger.count(partitions::PageLedger::mapped(static_cast<uint8_t>(s)));
-        a.deposited += m.ledger.count(partitions::PageLedger::deposited(static_cast<uint8_t>(s)));
+    Accounting a{0, 0, 0, m.live};
+    for (uint64_t f = m.ledger.first_frame(); f < m.ledger.end_frame(); f++) {
+        uint8_t o = m.ledger.owner(f);
+        if (o == partitions::PageLedger::root)
+            a.root++;
+        else if (o != partitions::PageLedger::foreign)
+            (o & 0x80 ? a.deposited : a.mapped)++;
     }
     return a;
 }
