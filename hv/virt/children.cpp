@@ -147,6 +147,13 @@ void add_root_ram(uint64_t base, uint64_t length) {
         manager().ledger.set_range(first, end - first, partitions::PageLedger::root);
 }
 
+// Runs fn(child) with the manager lock held; HV_STATUS_INVALID_PARTITION_ID when no child has `id`.
+template <class F> Status with_child(uint64_t id, F&& fn) {
+    IrqLockGuard g(manager().lock);
+    Child* c = find(id);
+    return c ? fn(*c) : Status::invalid_partition_id;
+}
+
 Status create(Partition& caller, uint64_t flags, uint64_t& id) {
     static_cast<void>(flags);   // no creation flags are supported yet: every child is the same
     Manager& m = manager();
@@ -175,32 +182,28 @@ Status create(Partition& caller, uint64_t flags, uint64_t& id) {
 }
 
 Status initialize(uint64_t id) {
-    Manager& m = manager();
-    IrqLockGuard g(m.lock);
-    Child* c = find(id);
-    if (!c)
-        return Status::invalid_partition_id;
-    if (c->phase != ChildPhase::created)
-        return Status::invalid_partition_state;
-    if (!(ept() ? child_create_map<EptFormat>(*c) : child_create_map<NptFormat>(*c)))
-        return Status::insufficient_memory;
-    if (!detail_init_hw(*c))
-        return Status::insufficient_memory;
-    c->phase = ChildPhase::initialized;
-    return Status::success;
+    return with_child(id, [&](Child& child) -> Status {
+        Child* c = &child;
+        if (c->phase != ChildPhase::created)
+            return Status::invalid_partition_state;
+        if (!(ept() ? child_create_map<EptFormat>(*c) : child_create_map<NptFormat>(*c)))
+            return Status::insufficient_memory;
+        if (!detail_init_hw(*c))
+            return Status::insufficient_memory;
+        c->phase = ChildPhase::initialized;
+        return Status::success;
+    });
 }
 
 Status finalize(uint64_t id) {
-    Manager& m = manager();
-    IrqLockGuard g(m.lock);
-    Child* c = find(id);
-    if (!c)
-        return Status::invalid_partition_id;
-    for (uint32_t i = 0; i < c->part.vp_count; i++)
-        if (c->part.vps[i].running)
-            return Status::invalid_partition_state;
-    c->phase = ChildPhase::finalized;
-    return Status::success;
+    return with_child(id, [&](Child& child) -> Status {
+        Child* c = &child;
+        for (Vp* vp : c->vp_table)
+            if (vp && vp->running)
+                return Status::invalid_partition_state;
+        c->phase = ChildPhase::finalized;
+        return Status::success;
+    });
 }
 
 Status remove(uint64_t id) {
@@ -282,25 +285,23 @@ Status get_property(uint64_t id, uint32_t code, uint64_t& value) {
 }
 
 Status set_property(uint64_t id, uint32_t code, uint64_t value) {
-    Manager& m = manager();
-    IrqLockGuard g(m.lock);
-    Child* c = find(id);
-    if (!c)
-        return Status::invalid_partition_id;
-    switch (code) {
-    case prop_privilege_flags:
-        if (c->phase != ChildPhase::created)
-            return Status::invalid_partition_state;
-        if (value & ~child_privilege_limit)
-            return Status::property_value_out_of_range;
-        c->requested_privileges = value;
-        return Status::success;
-    case prop_processor_vendor:
-    case prop_physical_address_width:
-        return Status::invalid_parameter;   // read-only
-    default:
-        return Status::unknown_property;
-    }
+    return with_child(id, [&](Child& child) -> Status {
+        Child* c = &child;
+        switch (code) {
+        case prop_privilege_flags:
+            if (c->phase != ChildPhase::created)
+                return Status::invalid_partition_state;
+            if (value & ~child_privilege_limit)
+                return Status::property_value_out_of_range;
+            c->requested_privileges = value;
+            return Status::success;
+        case prop_processor_vendor:
+        case prop_physical_address_width:
+            return Status::invalid_parameter;   // read-only
+        default:
+            return Status::unknown_property;
+        }
+    });
 }
 
 Status deposit(uint64_t id, const uint64_t* pages, uint32_t count, uint32_t& done) {
@@ -330,54 +331,52 @@ Status deposit(uint64_t id, const uint64_t* pages, uint32_t count, uint32_t& don
 }
 
 Status withdraw(uint64_t id, uint64_t* pages, uint32_t max, uint32_t& done) {
-    Manager& m = manager();
-    IrqLockGuard g(m.lock);
     done = 0;
-    Child* c = find(id);
-    if (!c)
-        return Status::invalid_partition_id;
-    PhysAddr p;
-    while (done < max && pop_deposit(*c, p)) {
-        uint64_t f = p.frame();
-        if (root_map_frame(f) != PtError::none) {
-            push_deposit(*c, p);
-            return Status::insufficient_memory;
+    return with_child(id, [&](Child& child) -> Status {
+        Manager& m = manager();
+        Child* c = &child;
+        PhysAddr p;
+        while (done < max && pop_deposit(*c, p)) {
+            uint64_t f = p.frame();
+            if (root_map_frame(f) != PtError::none) {
+                push_deposit(*c, p);
+                return Status::insufficient_memory;
+            }
+            static_cast<void>(m.ledger.transfer(f, partitions::PageLedger::deposited(c->slot), partitions::PageLedger::root));
+            c->deposit_total--;
+            pages[done++] = f;
         }
-        static_cast<void>(m.ledger.transfer(f, partitions::PageLedger::deposited(c->slot), partitions::PageLedger::root));
-        c->deposit_total--;
-        pages[done++] = f;
-    }
-    return Status::success;
+        return Status::success;
+    });
 }
 
 Status map_gpa(uint64_t id, uint64_t target_page, uint32_t flags, const uint64_t* pages, uint32_t count,
                uint32_t& done) {
-    Manager& m = manager();
-    IrqLockGuard g(m.lock);
     done = 0;
-    Child* c = find(id);
-    if (!c)
-        return Status::invalid_partition_id;
-    if (c->phase != ChildPhase::initialized)
-        return Status::invalid_partition_state;
-    // TLFS map flags: readable 1, writable 2, kernel executable 4, user executable 8.
-    PagePerms perms{(flags & 1) != 0, (flags & 2) != 0, (flags & 0xc) != 0};
-    if (!perms.read)
-        return Status::invalid_parameter;
-    for (; done < count; done++) {
-        uint64_t f = pages[done], gpa_page = target_page + done;
-        if (gpa_page >= (1ull << 36))
+    return with_child(id, [&](Child& child) -> Status {
+        Manager& m = manager();
+        Child* c = &child;
+        if (c->phase != ChildPhase::initialized)
+            return Status::invalid_partition_state;
+        // TLFS map flags: readable 1, writable 2, kernel executable 4, user executable 8.
+        PagePerms perms{(flags & 1) != 0, (flags & 2) != 0, (flags & 0xc) != 0};
+        if (!perms.read)
             return Status::invalid_parameter;
-        if (!m.ledger.transfer(f, partitions::PageLedger::root, partitions::PageLedger::mapped(c->slot)))
-            return Status::invalid_parameter;   // not the root's, or already another child's
-        PtError e = ept() ? child_map<EptFormat>(*c, gpa_page, f, perms) : child_map<NptFormat>(*c, gpa_page, f, perms);
-        if (e != PtError::none) {
-            static_cast<void>(m.ledger.transfer(f, partitions::PageLedger::mapped(c->slot), partitions::PageLedger::root));
-            return e == PtError::out_of_memory ? Status::insufficient_memory : Status::invalid_parameter;
+        for (; done < count; done++) {
+            uint64_t f = pages[done], gpa_page = target_page + done;
+            if (gpa_page >= (1ull << 36))
+                return Status::invalid_parameter;
+            if (!m.ledger.transfer(f, partitions::PageLedger::root, partitions::PageLedger::mapped(c->slot)))
+                return Status::invalid_parameter;   // not the root's, or already another child's
+            PtError e = ept() ? child_map<EptFormat>(*c, gpa_page, f, perms) : child_map<NptFormat>(*c, gpa_page, f, perms);
+            if (e != PtError::none) {
+                static_cast<void>(m.ledger.transfer(f, partitions::PageLedger::mapped(c->slot), partitions::PageLedger::root));
+                return e == PtError::out_of_memory ? Status::insufficient_memory : Status::invalid_parameter;
+            }
+            c->mapped_pages++;
         }
-        c->mapped_pages++;
-    }
-    return Status::success;
+        return Status::success;
+    });
 }
 
 Status unmap_gpa(uint64_t id, uint64_t target_page, uint32_t count, uint32_t& done) {
@@ -405,35 +404,33 @@ Status unmap_gpa(uint64_t id, uint64_t target_page, uint32_t count, uint32_t& do
 }
 
 Status install_intercept(uint64_t id, InterceptKind kind, uint32_t parameter) {
-    Manager& m = manager();
-    IrqLockGuard g(m.lock);
-    Child* c = find(id);
-    if (!c)
-        return Status::invalid_partition_id;
-    InterceptConfig& ic = c->intercepts;
-    switch (kind) {
-    case InterceptKind::io_port:
-        if (parameter > 0xffff)
-            return Status::invalid_parameter;
-        ic.io_ports[parameter / 64] |= 1ull << (parameter % 64);
-        return Status::success;
-    case InterceptKind::msr:
-        if (ic.msr_count == kMaxInterceptEntries)
-            return Status::insufficient_buffers;
-        ic.msrs[ic.msr_count++] = parameter;
-        return Status::success;
-    case InterceptKind::cpuid:
-        if (ic.cpuid_count == kMaxInterceptEntries)
-            return Status::insufficient_buffers;
-        ic.cpuid_leaves[ic.cpuid_count++] = parameter;
-        return Status::success;
-    case InterceptKind::exception:
-        if (parameter > 31)
-            return Status::invalid_parameter;
-        ic.exceptions |= 1u << parameter;
-        return Status::success;
-    }
-    return Status::invalid_parameter;
+    return with_child(id, [&](Child& child) -> Status {
+        Child* c = &child;
+        InterceptConfig& ic = c->intercepts;
+        switch (kind) {
+        case InterceptKind::io_port:
+            if (parameter > 0xffff)
+                return Status::invalid_parameter;
+            ic.io_ports[parameter / 64] |= 1ull << (parameter % 64);
+            return Status::success;
+        case InterceptKind::msr:
+            if (ic.msr_count == kMaxInterceptEntries)
+                return Status::insufficient_buffers;
+            ic.msrs[ic.msr_count++] = parameter;
+            return Status::success;
+        case InterceptKind::cpuid:
+            if (ic.cpuid_count == kMaxInterceptEntries)
+                return Status::insufficient_buffers;
+            ic.cpuid_leaves[ic.cpuid_count++] = parameter;
+            return Status::success;
+        case InterceptKind::exception:
+            if (parameter > 31)
+                return Status::invalid_parameter;
+            ic.exceptions |= 1u << parameter;
+            return Status::success;
+        }
+        return Status::invalid_parameter;
+    });
 }
 
 Accounting accounting() {
