@@ -90,9 +90,14 @@ template <class P>
     }
     if (rep && ctl.rep_count - ctl.rep_start > rep_budget)
         c.limit = static_cast<uint16_t>(ctl.rep_start + rep_budget);
+    uint16_t granted = c.limit;
     Status s = e->fn(c);
     if (!rep)
         return detail::fail(s);
+    // A handler that lowered the limit ended the call there (e.g. WithdrawMemory with fewer
+    // pages left than asked): it completes with the reps done, it does not resume.
+    if (c.limit < granted && c.next == c.limit && c.next >= ctl.rep_start)
+        return detail::fail(s, c.next);
     if (c.next < ctl.rep_start || c.next > c.limit)
         c.next = ctl.rep_start;   // a handler bug must not report work it did not do
     if (s == Status::success && c.next < ctl.rep_count) {

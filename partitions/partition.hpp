@@ -9,6 +9,7 @@
 #include "hv/virt/cpuid_policy.hpp"
 #include "hv/virt/guest_state.hpp"
 #include "hv/virt/intercept.hpp"
+#include "hv/virt/synthetic_time.hpp"
 #include "hv/virt/uart.hpp"
 #include "hv/virt/vcpu.hpp"
 #include "hypercalls/page.hpp"
@@ -63,6 +64,26 @@ struct Partition {
     uint32_t vp_count = 0;
     Vp* vps = nullptr;
     void* child = nullptr;          // hv::virt::Child for child partitions (hv/virt/children.hpp)
+    // Child partitions keep their VPs in deposited pages, by index (null where none exists):
+    // vp_table has vp_table_size slots. The root's VPs are the array `vps` instead.
+    Vp** vp_table = nullptr;
+    uint32_t vp_table_size = 0;
+
+    [[nodiscard]] Vp* vp_at(uint32_t i) const {
+        if (vp_table)
+            return i < vp_table_size ? vp_table[i] : nullptr;
+        return i < vp_count ? &vps[i] : nullptr;
+    }
+    // One past the highest VP index in use.
+    [[nodiscard]] uint32_t vp_span() const {
+        if (!vp_table)
+            return vp_count;
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < vp_table_size; i++)
+            if (vp_table[i])
+                n = i + 1;
+        return n;
+    }
 
     [[nodiscard]] Vp* vp_by_apic_id(uint32_t apic_id) {
         for (uint32_t i = 0; i < vp_count; i++)
@@ -74,6 +95,12 @@ struct Partition {
     // The hypercall interface (hypercalls/page.hpp): guest OS ID and hypercall page, per partition.
     Spinlock hypercall_lock;
     hypercalls::InterfaceState hypercall{};
+
+    // Reference time, the reference TSC page and the crash MSRs (hv/virt/synthetic_time.hpp).
+    // Time counts from construction, which is the partition's creation (boot for the root,
+    // CreatePartition for a child).
+    Spinlock time_lock;
+    virt::SyntheticTime time{virt::read_tsc()};
 };
 
 } // namespace hv

@@ -86,10 +86,8 @@ template <class Vendor> bool init_hw(Child& c) {
     for (uint32_t msr : own)
         Vendor::pass_msr(c.part.msr_bitmap, msr);
     Vendor::intercept_msr(c.part.msr_bitmap, 0x10, false, true);   // TSC writes stay ours
-    uint64_t privileges = c.requested_privileges ? c.requested_privileges
-                                                 : tlfs::privilege::vp_index_msr | tlfs::privilege::hypercall_msrs |
-                                                       tlfs::privilege::access_partition_id;
-    c.part.cpuid = CpuidPolicy{privileges, 0, 0, kMaxChildVps, kMaxChildVps, false};
+    uint64_t privileges = c.requested_privileges ? c.requested_privileges : kDefaultChildPrivileges;
+    c.part.cpuid = CpuidPolicy{privileges, tlfs::feature_edx::guest_crash_msrs, 0, kMaxChildVps, kMaxChildVps, false};
     return true;
 }
 

@@ -105,6 +105,8 @@ template <class Format> PtError child_map(Child& c, uint64_t gpa_page, uint64_t 
 }
 
 template <class Format> bool child_unmap(Child& c, uint64_t gpa_page, uint64_t& frame) {
+    if (c.part.hw.nested_root.raw() == 0)
+        return false;   // never walk a map that does not exist
     DepositTableMem mem{&c};
     PageTable<Format, DepositTableMem> map(mem);
     map.adopt(c.part.hw.nested_root);
@@ -131,12 +133,21 @@ bool ept() { return manager().backend == Backend::vmx; }
 // left it), deposited ones are mapped back. Called with the lock held, no VP of `c` running.
 void release_all(Child& c) {
     Manager& m = manager();
-    m.ledger.for_each(partitions::PageLedger::mapped(c.slot), [&](uint64_t f) { m.ledger.set_range(f, 1, partitions::PageLedger::root); });
-    m.ledger.for_each(partitions::PageLedger::deposited(c.slot), [&](uint64_t f) {
-        if (root_map_frame(f) != PtError::none)
-            panic("children: cannot map frame %lx back into the root", f << page_shift);
+    // One pass over the ledger: mapped frames never left the root's map; deposited ones go back.
+    uint8_t mapped = partitions::PageLedger::mapped(c.slot), deposited = partitions::PageLedger::deposited(c.slot);
+    for (uint64_t f = m.ledger.first_frame(); f < m.ledger.end_frame(); f++) {
+        uint8_t o = m.ledger.owner(f);
+        if (o != mapped && o != deposited)
+            continue;
+        if (o == deposited) {
+            // It held the hypervisor's state for the child (VMCS/VMCB with host addresses,
+            // nested tables): nothing of it goes back to the root.
+            __builtin_memset(phys_to_virt(PhysAddr(f << page_shift)), 0, page_size);
+            if (root_map_frame(f) != PtError::none)
+                panic("children: cannot map frame %lx back into the root", f << page_shift);
+        }
         m.ledger.set_range(f, 1, partitions::PageLedger::root);
-    });
+    }
 }
 
 } // namespace
@@ -145,6 +156,11 @@ void add_root_ram(uint64_t base, uint64_t length) {
     uint64_t first = align_up(base, page_size) >> page_shift, end = align_down(base + length, page_size) >> page_shift;
     if (end > first)
         manager().ledger.set_range(first, end - first, partitions::PageLedger::root);
+}
+
+bool root_ram(uint64_t frame) {
+    uint8_t o = manager().ledger.owner(frame);
+    return o != partitions::PageLedger::foreign && !(o & 0x80);   // the root's, or mapped into a child
 }
 
 // Runs fn(child) with the manager lock held; HV_STATUS_INVALID_PARTITION_ID when no child has `id`.
@@ -174,6 +190,8 @@ Status create(Partition& caller, uint64_t flags, uint64_t& id) {
     c->part.id = m.next_id++;
     c->part.kind = PartitionKind::child;
     c->part.child = c;
+    c->part.vp_table = c->vp_table;
+    c->part.vp_table_size = kMaxChildVps;
     format(c->part.name, sizeof c->part.name, "child%lu", c->part.id);
     m.slots[slot] = c;
     m.live++;
@@ -271,10 +289,13 @@ Status get_property(uint64_t id, uint32_t code, uint64_t& value) {
         return Status::invalid_partition_id;
     switch (code) {
     case prop_privilege_flags:
-        value = c->part.cpuid.privileges;
+        // Before InitializePartition the CPUID policy is not built yet: what it will hold.
+        value = c->phase != ChildPhase::created ? c->part.cpuid.privileges
+              : c->requested_privileges          ? c->requested_privileges
+                                                 : kDefaultChildPrivileges;
         return Status::success;
     case prop_processor_vendor:
-        value = m.backend == Backend::vmx ? 0 : 1;   // HV_PROCESSOR_VENDOR: Intel 0, AMD 1
+        value = m.backend == Backend::vmx ? 1 : 0;   // HV_PROCESSOR_VENDOR: AMD 0, Intel 1
         return Status::success;
     case prop_physical_address_width:
         value = x86::cpuid(0x80000008).eax & 0xff;
@@ -388,6 +409,8 @@ Status unmap_gpa(uint64_t id, uint64_t target_page, uint32_t count, uint32_t& do
         c = find(id);
         if (!c)
             return Status::invalid_partition_id;
+        if (c->phase != ChildPhase::initialized)
+            return Status::invalid_partition_state;   // no nested map yet (or any more)
         for (; done < count; done++) {
             uint64_t frame;
             bool ok = ept() ? child_unmap<EptFormat>(*c, target_page + done, frame)

@@ -19,6 +19,10 @@ namespace hv::virt {
 enum class ChildPhase : uint8_t { created, initialized, finalized };
 
 inline constexpr uint32_t kMaxChildVps = 64;
+// What a child may do unless the root asks for less (SetPartitionProperty, privilege flags).
+inline constexpr uint64_t kDefaultChildPrivileges =
+    tlfs::privilege::vp_index_msr | tlfs::privilege::hypercall_msrs | tlfs::privilege::access_partition_id |
+    tlfs::privilege::time_ref_count_msr | tlfs::privilege::partition_reference_tsc | tlfs::privilege::frequency_msrs;
 inline constexpr uint32_t kMaxInterceptEntries = 32;
 
 struct InterceptConfig {
@@ -68,6 +72,9 @@ using tlfs::Status;
 // RAM frames [first_frame, end_frame); add_root_ram marks what is the root's within it.
 void init(Backend backend, Partition& root, uint64_t first_frame, uint64_t end_frame);
 void add_root_ram(uint64_t base, uint64_t length);
+// Whether a frame is the root's RAM (its own, or lent to a child): the hypervisor reads and
+// writes root memory on the root's behalf only there, never in device ranges.
+[[nodiscard]] bool root_ram(uint64_t frame);
 
 [[nodiscard]] Status create(Partition& caller, uint64_t flags, uint64_t& id);
 [[nodiscard]] Status initialize(uint64_t id);

@@ -1,5 +1,6 @@
 #include "hv/virt/guest_memory.hpp"
 
+#include "hv/virt/children.hpp"
 #include "hv/virt/nested_map.hpp"
 
 namespace hv::virt {
@@ -47,7 +48,12 @@ template <bool Write> bool copy(const Partition& p, GuestPhysAddr gpa, uint8_t* 
 } // namespace
 
 bool gpa_to_hpa(const Partition& p, GuestPhysAddr gpa, bool write, PhysAddr& out) {
-    return p.nested_is_ept ? translate<EptFormat>(p, gpa, write, out) : translate<NptFormat>(p, gpa, write, out);
+    if (!(p.nested_is_ept ? translate<EptFormat>(p, gpa, write, out) : translate<NptFormat>(p, gpa, write, out)))
+        return false;
+    // The root's map also passes device memory through; the hypervisor never reads or writes
+    // there on its behalf (a hypercall page aimed at a device register must not poke it). A
+    // child's map holds nothing but RAM the root lent it.
+    return p.kind != PartitionKind::root || children::root_ram(out.frame());
 }
 
 bool read_guest(const Partition& p, GuestPhysAddr gpa, void* dst, size_t n) {

@@ -40,7 +40,10 @@ public:
     [[nodiscard]] uint64_t privileges() const { return p_.cpuid.privileges; }
     [[nodiscard]] uint64_t partition_id() const { return p_.id; }
     [[nodiscard]] uint32_t vp_index() const { return vp_.index; }
-    [[nodiscard]] uint32_t vp_count() const { return p_.vp_count < hypercalls::max_vps ? p_.vp_count : hypercalls::max_vps; }
+    [[nodiscard]] uint32_t vp_count() const {
+        uint32_t n = p_.vp_span();
+        return n < hypercalls::max_vps ? n : hypercalls::max_vps;
+    }
     [[nodiscard]] bool gpa_in_space(uint64_t gpa) const { return gpa < hypercall_detail::physical_address_width_end(); }
     [[nodiscard]] bool accessible(uint64_t gpa, uint32_t n, bool write) const {
         PhysAddr h;
@@ -62,14 +65,28 @@ public:
     // On the target's own processor (INVVPID acts locally); the call also forces that VP out
     // of the guest, so its next entry cannot use a stale translation.
     void flush_vp(uint32_t i) {
-        Vp& t = p_.vps[i];
+        Vp* tp = p_.vp_at(i);
+        if (!tp)
+            return;   // no VP at that index
+        Vp& t = *tp;
+        if (p_.child) {
+            // A child VP runs wherever the root dispatches it: it flushes before its next entry,
+            // and one inside its guest now is made to exit first.
+            __atomic_store_n(&t.flush_nested, true, __ATOMIC_RELEASE);
+            if (&t != &vp_ && __atomic_load_n(&t.running, __ATOMIC_ACQUIRE))
+                kick(t);
+            return;
+        }
         if (!smp::call_on(t.cpu, hypercall_detail::flush_on_its_processor<V>, &t))
             hypercalls::flush_guest_tlb(*static_cast<V*>(t.vcpu), p_.hw.tag);   // it is not running
     }
     // A fixed interrupt for the target, injected at its next entry; vectors the hypervisor owns
     // physically are fine here, since this one never touches the physical APIC.
     void send_ipi(uint32_t i, uint8_t vector) {
-        Vp& t = p_.vps[i];
+        Vp* tp = p_.vp_at(i);
+        if (!tp)
+            return;
+        Vp& t = *tp;
         __atomic_fetch_or(&t.pending_irq[vector / 64], 1ull << (vector % 64), __ATOMIC_RELEASE);
         kick(t);
     }

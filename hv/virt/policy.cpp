@@ -8,6 +8,7 @@
 #include "hv/console.hpp"
 #include "hv/panic.hpp"
 #include "hv/virt/guest_memory.hpp"
+#include "hv/virt/synthetic_time.hpp"
 #include "hypercalls/page.hpp"
 #include "hypercalls/abi/tlfs.hpp"
 
@@ -35,6 +36,10 @@ bool has(const Vp& vp, uint64_t privilege) { return (vp.partition->cpuid.privile
 // it an access raises #GP as on a processor without the MSR.
 Outcome synthetic_read(Vp& vp, uint32_t msr) {
     Partition& p = *vp.partition;
+    if (is_synthetic_time_msr(msr)) {
+        uint64_t v;
+        return synthetic_time_read(vp, msr, v) ? ok(v) : gp();
+    }
     switch (msr) {
     case tlfs::msr::vp_index:
         return has(vp, tlfs::privilege::vp_index_msr) ? ok(vp.index) : gp();
@@ -52,6 +57,8 @@ Outcome synthetic_read(Vp& vp, uint32_t msr) {
 
 Outcome synthetic_write(Vp& vp, uint32_t msr, uint64_t value) {
     Partition& p = *vp.partition;
+    if (is_synthetic_time_msr(msr))
+        return synthetic_time_write(vp, msr, value) ? ok() : gp();
     if ((msr != tlfs::msr::guest_os_id && msr != tlfs::msr::hypercall) || !has(vp, tlfs::privilege::hypercall_msrs))
         return gp();   // the VP index MSR is read-only; the rest are not offered
     PartitionMemory mem{p};

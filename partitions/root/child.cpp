@@ -110,10 +110,14 @@ void tear_down(Child& c) {
             return;
         }
     }
+    // A page given to the next child must not carry this child's data (the hypervisor has
+    // scrubbed what it held for the child; the child's RAM is ours to clear).
     for (uint32_t i = 0; i < c.deposit_count; i++)
         pages::free_run(c.deposits[i], deposit_step);
-    if (c.ram)
+    if (c.ram) {
+        __builtin_memset(reinterpret_cast<void*>(c.ram), 0, c.ram_pages * 4096);
         pages::free_run(c.ram, c.ram_pages);
+    }
     c.deposit_count = 0;
     c.ram = 0;
     c.id = 0;

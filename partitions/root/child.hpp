@@ -16,11 +16,13 @@ inline constexpr uint32_t max_children = 8;
 inline constexpr uint32_t max_child_vps = 16;
 inline constexpr uint32_t max_deposits = 64;   // runs of deposit pages, each deposit_step long
 
-// The module command line: `child name=NAME smp=N mem=MiB args="..."` (docs/root-partition.md).
+// The module command line: `child name=NAME smp=N mem=MiB timeout=S args="..."`
+// (docs/root-partition.md).
 struct ChildConfig {
     char name[24] = "child";
     uint32_t smp = 1;
     uint32_t mem_mib = 32;
+    uint32_t timeout_s = 0;   // the child is killed this long after it starts; 0: never
     char args[96] = "";
 };
 // False with `error` set when the line is not a child's or does not parse.
@@ -57,6 +59,7 @@ struct Child {
     Com1 com1;
     EndReason end = EndReason::none;
     uint32_t end_code = 0;
+    uint64_t deadline = 0;           // root TSC value at which the scheduler kills it; 0: none
     bool torn_down = false;
 
     // Child guest-physical address to the root's pointer (the RAM is one run, mapped at GPA 0).

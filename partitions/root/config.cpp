@@ -1,5 +1,5 @@
 // The module command line that makes a module a child image (docs/root-partition.md):
-//   child name=NAME smp=N mem=MiB args="..."
+//   child name=NAME smp=N mem=MiB timeout=S args="..."
 // Words are separated by spaces; `args` runs to its closing quote (no escapes) and becomes the
 // child's own command line; GRUB's rendering of that word when it holds spaces, `"args=..."`,
 // is accepted too. Unknown keys are refused, so a typo never passes silently.
@@ -77,6 +77,8 @@ bool parse_child_config(const char* s, ChildConfig& c, const char*& error) {
             ok = number(p += 4, c.smp) && c.smp >= 1 && c.smp <= max_child_vps;
         else if (starts(p, "mem="))
             ok = number(p += 4, c.mem_mib) && c.mem_mib >= 2 && c.mem_mib <= 3072;
+        else if (starts(p, "timeout="))
+            ok = number(p += 8, c.timeout_s) && c.timeout_s >= 1 && c.timeout_s <= 86400;
         else if (starts(p, "args="))
             ok = text(p += 5, c.args, sizeof c.args);
         else if (starts(p, "\"args="))   // GRUB quotes a whole word that holds spaces
@@ -84,7 +86,7 @@ bool parse_child_config(const char* s, ChildConfig& c, const char*& error) {
         else
             ok = false;
         if (!ok || (*p && *p != ' ')) {
-            error = "bad or unknown key (name=NAME smp=1-16 mem=2-3072 args=\"...\")";
+            error = "bad or unknown key (name=NAME smp=1-16 mem=2-3072 timeout=1-86400 args=\"...\")";
             return false;
         }
     }

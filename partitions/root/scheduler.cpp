@@ -57,6 +57,19 @@ void wake(ChildVp& v) {
         v.wake = true;
 }
 
+// A child past its time limit (`timeout=`) is killed; true for the one processor that does it.
+bool take_deadline(Child& c) {
+    {
+        hv::IrqLockGuard g(lock);
+        if (!c.deadline || c.end != EndReason::none)
+            return false;
+        c.deadline = 0;
+    }
+    rt::log("root: child %s: time limit of %u s reached\n", c.config.name, c.config.timeout_s);
+    end_child(c, EndReason::killed, 0);
+    return true;
+}
+
 // Fires due APIC timers (HvCallAssertVirtualInterrupt outside the lock), and ends a child
 // whose every VP has waited with no timer armed for a while: it halted for good (`shutdown`).
 void poll_children() {
@@ -73,6 +86,8 @@ void poll_children() {
             if (fire)
                 post_ipi(c, i, Ipi{Ipi::Kind::fixed, Ipi::Dest::self, i, vector});
         }
+        if (c.deadline && now >= c.deadline && c.end == EndReason::none && take_deadline(c))
+            continue;
         if (!idle)
             idle_since[ci] = 0;
         else if (!idle_since[ci])
@@ -112,6 +127,8 @@ void unlock_apics() { lock.unlock(); }
 
 void sched_add(Child& c) {
     hv::IrqLockGuard g(lock);
+    if (c.config.timeout_s)
+        c.deadline = rt::rdtsc() + uint64_t{c.config.timeout_s} * 1000 * rt::tsc_khz();
     children[child_count] = &c;
     __atomic_store_n(&child_count, child_count + 1, __ATOMIC_RELEASE);
     live++;

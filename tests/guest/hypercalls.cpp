@@ -48,7 +48,7 @@ bool is_amd() {
     return v.ebx == 0x68747541 && v.edx == 0x69746e65 && v.ecx == 0x444d4163;   // "AuthenticAMD"
 }
 
-constexpr unsigned planned = 18 + 29 + 22 + 14 + 4;   // page, abi, calls, vp, mode
+constexpr unsigned planned = 19 + 29 + 22 + 14 + 4;   // page, abi, calls, vp, mode
 
 } // namespace
 

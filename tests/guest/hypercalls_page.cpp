@@ -69,6 +69,10 @@ void run_page_checks(suite::Reporter& r) {
                 "a page in hypervisor memory is refused with #GP");
     else
         r.skip("a page in hypervisor memory is refused with #GP", "no hypervisor region below 4 GiB");
+    // 0xfec00000: the I/O APIC's registers, mapped to the root as device memory. The hypervisor
+    // must not write a call sequence into a device (docs/hypercalls.md).
+    r.check(rt::probe_wrmsr(msr_call, 0xfec00000ull | enable).vector == 13 && rt::rdmsr(msr_call) == b,
+            "a page in device memory is refused with #GP");
     r.check(rt::probe_wrmsr(msr_call, a | enable).vector < 0 && holds_sequence(a), "the page enables again");
     e.call_page = a;
     rt::wrmsr(msr_os_id, 0);
