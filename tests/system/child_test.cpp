@@ -37,3 +37,15 @@ TEST_CASE("A child that exits with code 3 fails the run", "[child][svm]") {
     CHECK(r.has("root: child mb1 ended debug-exit code=3"));
     CHECK(r.status != 0);
 }
+
+TEST_CASE("An ELF64 kernel runs as a child on both vendors", "[child][elf64]") {
+    for (const char* backend : {"svm", "vmx"}) {
+        SECTION(backend) {
+            auto r = boot({"--backend", backend, "--suite", "child-elf64", "--suite-smp", "1", "--timeout", "600"});
+            INFO(r.text());
+            CHECK(r.has("child-elf64: # totals: pass:12 fail:0"));
+            CHECK(r.has("root: child child-elf64 ended debug-exit code=0"));
+            CHECK(r.status == 0);
+        }
+    }
+}
