@@ -7,15 +7,13 @@
 // trampoline and reports. Exit code (port 0xf4): 0 when all holds, 1 when a check fails, the
 // command line's `exit=N` to end with N on purpose (so the harness can see a failure).
 #include "tests/guest/mb1/hw.hpp"
+#include "hv/lib/string.hpp"
 
 extern "C" {
 [[noreturn]] void mb1_main(uint32_t magic, const uint32_t* info);
 [[noreturn]] void mb1_ap_main(uint32_t number);
 void mb1_fault(uint32_t vector, uint32_t error_or_eip);
 void mb1_timer();
-void* memcpy(void* d, const void* s, size_t n);
-void* memset(void* d, int c, size_t n);
-int memcmp(const void* a, const void* b, size_t n);
 extern const uint32_t mb1_isr_table[32];
 extern const uint8_t mb1_tramp[], mb1_tramp_end[];
 void mb1_timer_isr();
@@ -198,24 +196,3 @@ void mb1_timer() {
     apic::reg(apic::eoi) = 0;
 }
 
-void* memcpy(void* d, const void* s, size_t n) {
-    auto* a = static_cast<uint8_t*>(d);
-    const auto* b = static_cast<const uint8_t*>(s);
-    while (n--)
-        *a++ = *b++;
-    return d;
-}
-void* memset(void* d, int c, size_t n) {
-    auto* a = static_cast<uint8_t*>(d);
-    while (n--)
-        *a++ = static_cast<uint8_t>(c);
-    return d;
-}
-int memcmp(const void* x, const void* y, size_t n) {
-    const auto* a = static_cast<const uint8_t*>(x);
-    const auto* b = static_cast<const uint8_t*>(y);
-    for (; n; n--, a++, b++)
-        if (*a != *b)
-            return *a - *b;
-    return 0;
-}
