@@ -1,5 +1,4 @@
-// The port-device interface the root's emulated PC devices share, and the first of them: QEMU's
-// isa-debug-exit, the port through which test kernels end a run. A write of V stops the child;
+// QEMU's isa-debug-exit, the port through which test kernels end a run. A write of V stops the child;
 // QEMU's process then exits with status (V << 1) | 1, so a test kernel can never fake a clean
 // exit 0 of the emulator. We record both the raw V and that status.
 // QEMU's own default is iobase 0x501, iosize 2; test kernels (kvm-unit-tests, our guest suites)
@@ -8,31 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "partitions/devices/port_device.hpp"
+
 namespace devices {
 
-// What an access asks of the caller beyond its data. The device keeps it until take_event().
-struct PortEvent {
-    enum class Kind : uint8_t { none, exit };
-    Kind kind = Kind::none;
-    uint32_t value = 0;  // exit: the raw value written
-    uint32_t status = 0; // exit: (value << 1) | 1, wrapping as QEMU's int does
-};
-
-namespace detail {
-template <class A, class B>
-concept SameAs = __is_same(A, B);
-} // namespace detail
-
-// One small interface, checked at compile time rather than dispatched virtually: the caller
-// keeps a fixed set of devices and offers an I/O intercept to the first whose claims() is true.
-// `port` is the first port of the access, `size` 1, 2 or 4; `value` is already masked to size.
-template <class D>
-concept PortDevice = requires(D& d, const D& cd, uint16_t port, uint8_t size, uint32_t value) {
-    { cd.claims(port) } -> detail::SameAs<bool>;
-    { d.read(port, size) } -> detail::SameAs<uint32_t>;
-    { d.write(port, size, value) } -> detail::SameAs<void>;
-    { d.take_event() } -> detail::SameAs<PortEvent>;
-};
 
 class DebugExit {
   public:

@@ -5,7 +5,7 @@
 // file directory is big-endian. DMA (ID bit 1) is not offered, so port 0x514 stays unclaimed.
 // Pure state machine over caller-owned file bytes: no heap, every port sequence is safe.
 #pragma once
-#include "partitions/devices/debug_exit.hpp"
+#include "partitions/devices/port_device.hpp"
 
 #include <stddef.h>
 #include <stdint.h>
