@@ -245,5 +245,54 @@ template <class P> Status set_partition_property(Call<P>& c) {
     }
 }
 
+// Ports and connections (TLFS 11.x; the SynIC in hv/virt/synic.hpp does the work).
+template <class P> Status create_port(Call<P>& c) {
+    if constexpr (!PartitionPlatform<P>) {
+        return Status::invalid_hypercall_code;
+    } else {
+        pm::r::CreatePortInput in;
+        if (Status s = pm::input(c, in); s != Status::success)
+            return s;
+        return c.pf.pm_create_port(in);
+    }
+}
+
+template <class P> Status connect_port(Call<P>& c) {
+    if constexpr (!PartitionPlatform<P>) {
+        return Status::invalid_hypercall_code;
+    } else {
+        pm::r::ConnectPortInput in;
+        if (Status s = pm::input(c, in); s != Status::success)
+            return s;
+        return c.pf.pm_connect_port(in);
+    }
+}
+
+template <class P> Status delete_port(Call<P>& c) {
+    if constexpr (!PartitionPlatform<P>) {
+        return Status::invalid_hypercall_code;
+    } else {
+        pm::r::DeletePortInput in;
+        if (Status s = pm::input(c, in); s != Status::success)
+            return s;
+        if (in.reserved)
+            return Status::invalid_parameter;
+        return c.pf.pm_delete_port(in.port_partition_id, in.port_id);
+    }
+}
+
+template <class P> Status disconnect_port(Call<P>& c) {
+    if constexpr (!PartitionPlatform<P>) {
+        return Status::invalid_hypercall_code;
+    } else {
+        pm::r::DisconnectPortInput in;
+        if (Status s = pm::input(c, in); s != Status::success)
+            return s;
+        if (in.flags)
+            return Status::invalid_parameter;   // doorbells are not offered
+        return c.pf.pm_disconnect_port(in.connection_partition_id, in.connection_id);
+    }
+}
+
 } // namespace handlers
 } // namespace hypercalls

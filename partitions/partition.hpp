@@ -9,6 +9,7 @@
 #include "hv/virt/cpuid_policy.hpp"
 #include "hv/virt/guest_state.hpp"
 #include "hv/virt/intercept.hpp"
+#include "hv/virt/synic.hpp"
 #include "hv/virt/synthetic_time.hpp"
 #include "hv/virt/uart.hpp"
 #include "hv/virt/vcpu.hpp"
@@ -39,6 +40,7 @@ struct Vp {
     uint64_t pending_irq[4]{};   // physical vectors waiting for injection, one bit each
     uint64_t exits[static_cast<int>(virt::ExitKind::unknown) + 1]{};
     uint32_t refusals_logged = 0;   // bounds the log lines a misbehaving guest can cause
+    virt::SynicVp synic{};          // SynIC registers (hv/virt/synic.hpp), under the SynIC lock
 
     // Child partitions (hv/virt/children.cpp).
     bool flush_nested = false;   // the partition's nested map changed: flush before the next entry

@@ -8,6 +8,7 @@
 #include "hv/smp.hpp"
 #include "hv/virt/child_internal.hpp"
 #include "hv/virt/child_exit.hpp"
+#include "hv/virt/synic.hpp"
 #include "hv/virt/vendor.hpp"
 #include "hv/virt/vp_runtime.hpp"
 
@@ -162,6 +163,15 @@ Vp* find_vp(uint64_t id, uint32_t vp_index) {
     return c && vp_index < kMaxChildVps ? c->vp_table[vp_index] : nullptr;
 }
 
+Partition* find_partition(uint64_t id) {
+    Manager& m = manager();
+    IrqLockGuard g(m.lock);
+    if (m.root && m.root->id == id)
+        return m.root;
+    Child* c = find(id);
+    return c && !c->dying ? &c->part : nullptr;
+}
+
 namespace {
 
 // Claims a VP for exclusive use by the caller (dispatch, register access, deletion).
@@ -188,9 +198,20 @@ template <class Vendor> Status delete_vp_impl(Child& c, Vp& vp) {
     if (!bring_here<Vendor>(vp))
         return Status::invalid_vp_state;
     Vendor::retire(vcpu_of<Vendor>(vp));
-    Manager& m = manager();
-    IrqLockGuard g(m.lock);
-    c.vp_table[vp.index] = nullptr;
+    // Out of the table under the SynIC lock first (lock order: SynIC, then the manager's), so no
+    // message or event delivery still holds a pointer to it when its pages are reused.
+    struct Ctx {
+        Child* c;
+        uint32_t index;
+    } ctx{&c, vp.index};
+    synic::exclusive(
+        [](void* p) {
+            auto& x = *static_cast<Ctx*>(p);
+            IrqLockGuard g(manager().lock);
+            x.c->vp_table[x.index] = nullptr;
+        },
+        &ctx);
+    IrqLockGuard g(manager().lock);
     free_vp_pages<Vendor>(c, vp);
     return Status::success;
 }

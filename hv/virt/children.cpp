@@ -7,6 +7,7 @@
 #include "hv/percpu.hpp"
 #include "hv/smp.hpp"
 #include "hv/virt/child_internal.hpp"
+#include "hv/virt/synic.hpp"
 #include "hv/virt/vendor.hpp"
 #include "hv/virt/vp_runtime.hpp"
 #include "hv/arch/x86.hpp"
@@ -241,6 +242,7 @@ Status remove(uint64_t id) {
         c->dying = false;
         return Status::invalid_partition_state;   // a VP is being dispatched
     }
+    synic::forget_partition(id);   // no message or event reaches it any more
     {
         IrqLockGuard g(m.lock);
         release_all(*c);

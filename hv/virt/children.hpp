@@ -22,7 +22,8 @@ inline constexpr uint32_t kMaxChildVps = 64;
 // What a child may do unless the root asks for less (SetPartitionProperty, privilege flags).
 inline constexpr uint64_t kDefaultChildPrivileges =
     tlfs::privilege::vp_index_msr | tlfs::privilege::hypercall_msrs | tlfs::privilege::access_partition_id |
-    tlfs::privilege::time_ref_count_msr | tlfs::privilege::partition_reference_tsc | tlfs::privilege::frequency_msrs;
+    tlfs::privilege::time_ref_count_msr | tlfs::privilege::partition_reference_tsc | tlfs::privilege::frequency_msrs |
+    tlfs::privilege::synic_msrs | tlfs::privilege::post_messages | tlfs::privilege::signal_events;
 inline constexpr uint32_t kMaxInterceptEntries = 32;
 
 struct InterceptConfig {
@@ -100,6 +101,8 @@ enum class InterceptKind : uint8_t { io_port, msr, cpuid, exception };
 [[nodiscard]] Status create_vp(uint64_t id, uint32_t vp_index);
 [[nodiscard]] Status delete_vp(uint64_t id, uint32_t vp_index);
 [[nodiscard]] Vp* find_vp(uint64_t id, uint32_t vp_index);   // nullptr: no such partition or VP
+// The root (its id) or a live child; nullptr for any other id.
+[[nodiscard]] Partition* find_partition(uint64_t id);
 
 // A start context (TLFS HV_INITIAL_VP_CONTEXT, neutral form): applied at once, so registers set
 // afterwards with SetVpRegisters stand.

@@ -64,4 +64,12 @@ bool write_guest(const Partition& p, GuestPhysAddr gpa, const void* src, size_t 
     return copy<true>(p, gpa, static_cast<uint8_t*>(const_cast<void*>(src)), n);
 }
 
+bool atomic_or_guest64(const Partition& p, GuestPhysAddr gpa, uint64_t bits, uint64_t& old) {
+    PhysAddr h;
+    if ((gpa.raw() & 7) || !gpa_to_hpa(p, gpa, true, h))
+        return false;
+    old = __atomic_fetch_or(static_cast<uint64_t*>(phys_to_virt(h)), bits, __ATOMIC_SEQ_CST);
+    return true;
+}
+
 } // namespace hv::virt

@@ -17,5 +17,8 @@ namespace hv::virt {
 // has been written for write_guest: every page is checked before the first byte moves).
 [[nodiscard]] bool read_guest(const Partition& p, GuestPhysAddr gpa, void* dst, size_t n);
 [[nodiscard]] bool write_guest(const Partition& p, GuestPhysAddr gpa, const void* src, size_t n);
+// An atomic OR of `bits` into the aligned 64-bit word at `gpa` (SynIC event flags, which the
+// guest clears concurrently); `old` receives the word before. False: not writable or unaligned.
+[[nodiscard]] bool atomic_or_guest64(const Partition& p, GuestPhysAddr gpa, uint64_t bits, uint64_t& old);
 
 } // namespace hv::virt

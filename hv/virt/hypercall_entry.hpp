@@ -10,6 +10,7 @@
 #include "hv/virt/child_message.hpp"
 #include "hv/virt/children.hpp"
 #include "hv/virt/guest_memory.hpp"
+#include "hv/virt/synic.hpp"
 #include "hv/virt/vp_runtime.hpp"
 #include "hypercalls/abi/tlfs.hpp"
 #include "hypercalls/dispatch.hpp"
@@ -91,6 +92,21 @@ public:
         kick(t);
     }
     [[nodiscard]] bool rip_written() const { return rip_written_; }
+
+    // The SynIC (hv/virt/synic.hpp): the caller's connections.
+    static constexpr bool has_synic = true;
+    [[nodiscard]] tlfs::Status synic_post(uint32_t conn, uint32_t type, const void* payload, uint32_t size) {
+        return synic::post_message(p_, conn, type, payload, size);
+    }
+    [[nodiscard]] tlfs::Status synic_signal(uint32_t conn, uint16_t flag) { return synic::signal_event(p_, conn, flag); }
+    [[nodiscard]] tlfs::Status pm_create_port(const tlfs::root::CreatePortInput& in) { return synic::create_port(p_, in); }
+    [[nodiscard]] tlfs::Status pm_connect_port(const tlfs::root::ConnectPortInput& in) {
+        return synic::connect_port(p_, in);
+    }
+    [[nodiscard]] tlfs::Status pm_delete_port(uint64_t id, uint32_t port) { return synic::delete_port(p_, id, port); }
+    [[nodiscard]] tlfs::Status pm_disconnect_port(uint64_t id, uint32_t conn) {
+        return synic::disconnect_port(p_, id, conn);
+    }
 
     // The root's partition manager (hypercalls/handlers_partition.hpp -> hv/virt/children.hpp).
     static constexpr bool has_partition_manager = true;

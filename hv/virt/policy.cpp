@@ -8,6 +8,7 @@
 #include "hv/console.hpp"
 #include "hv/panic.hpp"
 #include "hv/virt/guest_memory.hpp"
+#include "hv/virt/synic.hpp"
 #include "hv/virt/synthetic_time.hpp"
 #include "hypercalls/page.hpp"
 #include "hypercalls/abi/tlfs.hpp"
@@ -40,6 +41,10 @@ Outcome synthetic_read(Vp& vp, uint32_t msr) {
         uint64_t v;
         return synthetic_time_read(vp, msr, v) ? ok(v) : gp();
     }
+    if (is_synic_msr(msr)) {
+        uint64_t v;
+        return synic_read(vp, msr, v) ? ok(v) : gp();
+    }
     switch (msr) {
     case tlfs::msr::vp_index:
         return has(vp, tlfs::privilege::vp_index_msr) ? ok(vp.index) : gp();
@@ -59,6 +64,8 @@ Outcome synthetic_write(Vp& vp, uint32_t msr, uint64_t value) {
     Partition& p = *vp.partition;
     if (is_synthetic_time_msr(msr))
         return synthetic_time_write(vp, msr, value) ? ok() : gp();
+    if (is_synic_msr(msr))
+        return synic_write(vp, msr, value) ? ok() : gp();
     if ((msr != tlfs::msr::guest_os_id && msr != tlfs::msr::hypercall) || !has(vp, tlfs::privilege::hypercall_msrs))
         return gp();   // the VP index MSR is read-only; the rest are not offered
     PartitionMemory mem{p};

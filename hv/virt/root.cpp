@@ -135,7 +135,7 @@ template <class Vendor> [[noreturn]] void start(const boot::BootInfo& info, cons
     p.cpuid = {tlfs::privilege::cpu_management | tlfs::privilege::vp_index_msr | tlfs::privilege::access_partition_id |
                    tlfs::privilege::hypercall_msrs | tlfs::privilege::post_messages | tlfs::privilege::signal_events |
                    tlfs::privilege::create_partitions | tlfs::privilege::time_ref_count_msr |
-                   tlfs::privilege::partition_reference_tsc | tlfs::privilege::frequency_msrs,
+                   tlfs::privilege::partition_reference_tsc | tlfs::privilege::frequency_msrs | tlfs::privilege::synic_msrs,
                tlfs::feature_edx::guest_crash_msrs, 0, cpus, cpus, true};
     p.hw.tag = 1;
     if (!Vendor::alloc_bitmaps(p.hw, p.msr_bitmap, p.io_bitmap))

@@ -123,3 +123,18 @@ TEST_CASE("partitions passes on both vendors with 1 and 4 processors", "[partiti
         expect_suite_passes({"--backend", "vmx", "--smp", "4", "--suite", "partitions", "--timeout", "600"});
     }
 }
+
+TEST_CASE("synic passes on both vendors with 1 and 4 processors", "[synic]") {
+    SECTION("AMD-V (QEMU), 1 processor") {
+        expect_suite_passes({"--backend", "svm", "--smp", "1", "--suite", "synic", "--timeout", "200"});
+    }
+    SECTION("AMD-V (QEMU), 4 processors") {
+        expect_suite_passes({"--backend", "svm", "--smp", "4", "--suite", "synic", "--timeout", "200"});
+    }
+    SECTION("VT-x (Bochs), 1 processor") {
+        expect_suite_passes({"--backend", "vmx", "--smp", "1", "--suite", "synic", "--timeout", "600"});
+    }
+    SECTION("VT-x (Bochs), 4 processors") {
+        expect_suite_passes({"--backend", "vmx", "--smp", "4", "--suite", "synic", "--timeout", "600"});
+    }
+}
