@@ -292,19 +292,28 @@ Status disconnect_port(Partition&, uint64_t partition_id, uint32_t connection_id
     return Status::success;
 }
 
+namespace {
+// The sender's connection to its port, with the lock held: an unknown connection, a deleted port,
+// or a connection of the other kind each get their TLFS status.
+Status resolve(State& s, const Partition& caller, uint32_t connection_id, r::PortType want, Port*& port) {
+    Connection* c = find_connection(s, caller.id, connection_id);
+    if (!c)
+        return Status::invalid_connection_id;
+    port = find_port(s, c->port_partition, c->port_id);
+    if (!port)
+        return Status::invalid_port_id;
+    return port->type == want ? Status::success : Status::invalid_connection_id;
+}
+} // namespace
+
 Status post_message(Partition& caller, uint32_t connection_id, uint32_t type, const void* payload, uint32_t size) {
     State& s = state();
     Vp* w = nullptr;
     {
         IrqLockGuard g(s.lock);
-        Connection* c = find_connection(s, caller.id, connection_id);
-        if (!c)
-            return Status::invalid_connection_id;
-        Port* port = find_port(s, c->port_partition, c->port_id);
-        if (!port)
-            return Status::invalid_port_id;
-        if (port->type != r::PortType::message)
-            return Status::invalid_connection_id;   // not a message connection
+        Port* port;
+        if (Status st = resolve(s, caller, connection_id, r::PortType::message, port); st != Status::success)
+            return st;
         Vp* vp = target_vp(*port);
         // A VP whose SynIC or message page is off is no target (TLFS 11.x): an error to the sender.
         if (!vp || !vp->synic.simp_on())
@@ -335,14 +344,9 @@ Status signal_event(Partition& caller, uint32_t connection_id, uint16_t flag) {
     Vp* w = nullptr;
     {
         IrqLockGuard g(s.lock);
-        Connection* c = find_connection(s, caller.id, connection_id);
-        if (!c)
-            return Status::invalid_connection_id;
-        Port* port = find_port(s, c->port_partition, c->port_id);
-        if (!port)
-            return Status::invalid_port_id;
-        if (port->type != r::PortType::event)
-            return Status::invalid_connection_id;   // not an event connection
+        Port* port;
+        if (Status st = resolve(s, caller, connection_id, r::PortType::event, port); st != Status::success)
+            return st;
         if (flag >= port->flag_count)
             return Status::invalid_parameter;
         Vp* vp = target_vp(*port);
