@@ -47,6 +47,7 @@ struct Vp {
     bool running = false;        // dispatched right now (a child VP runs on one processor at a time)
     bool exists = false;         // created by CreateVp and not deleted
     uint32_t last_cpu = ~0u;     // where its Vcpu was last loaded (VT-x VMCS, extended state)
+    uint64_t vp_assist_msr = 0;  // HV_X64_MSR_VP_ASSIST_PAGE as last written (TLFS 7.8.7)
 };
 
 enum class PartitionKind : uint8_t { root, child };

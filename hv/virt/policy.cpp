@@ -35,6 +35,37 @@ bool has(const Vp& vp, uint64_t privilege) { return (vp.partition->cpuid.privile
 
 // Synthetic MSRs exist only with their privilege (TLFS 2.4.4, partition privilege flags): without
 // it an access raises #GP as on a processor without the MSR.
+// The synthetic APIC MSRs (TLFS 10.x): EOI, ICR and TPR as MSRs of their own, the same
+// registers as the x2APIC's, for a partition whose APIC the hypervisor virtualizes (the root's);
+// and the VP assist page, whose enlightenments this hypervisor does not use yet: the page is
+// only recorded (it must be the partition's RAM).
+constexpr uint32_t synthetic_eoi = 0x40000070, synthetic_icr = 0x40000071, synthetic_tpr = 0x40000072,
+                   vp_assist_page = 0x40000073;
+constexpr uint64_t vp_assist_reserved = 0xffe;   // bits 11:1
+
+Outcome synthetic_apic(Vp& vp, uint32_t msr, bool write, uint64_t value) {
+    if (!has(vp, tlfs::privilege::apic_msrs))
+        return gp();
+    switch (msr) {
+    case synthetic_eoi:
+        return write ? x2apic_write(vp, 0x80b, 0) : gp();   // write-only; the value is ignored
+    case synthetic_icr:
+        return write ? x2apic_write(vp, 0x830, value) : x2apic_read(vp, 0x830);
+    case synthetic_tpr:
+        return write ? x2apic_write(vp, 0x808, value) : x2apic_read(vp, 0x808);
+    default: {   // vp_assist_page
+        if (!write)
+            return ok(vp.vp_assist_msr);
+        PhysAddr h;
+        if ((value & vp_assist_reserved) ||
+            ((value & 1) && !gpa_to_hpa(*vp.partition, GuestPhysAddr(value & ~0xfffull), true, h)))
+            return gp();
+        vp.vp_assist_msr = value;
+        return ok();
+    }
+    }
+}
+
 Outcome synthetic_read(Vp& vp, uint32_t msr) {
     Partition& p = *vp.partition;
     if (is_synthetic_time_msr(msr)) {
@@ -45,6 +76,8 @@ Outcome synthetic_read(Vp& vp, uint32_t msr) {
         uint64_t v;
         return synic_read(vp, msr, v) ? ok(v) : gp();
     }
+    if (msr >= synthetic_eoi && msr <= vp_assist_page)
+        return synthetic_apic(vp, msr, false, 0);
     switch (msr) {
     case tlfs::msr::vp_index:
         return has(vp, tlfs::privilege::vp_index_msr) ? ok(vp.index) : gp();
@@ -66,6 +99,8 @@ Outcome synthetic_write(Vp& vp, uint32_t msr, uint64_t value) {
         return synthetic_time_write(vp, msr, value) ? ok() : gp();
     if (is_synic_msr(msr))
         return synic_write(vp, msr, value) ? ok() : gp();
+    if (msr >= synthetic_eoi && msr <= vp_assist_page)
+        return synthetic_apic(vp, msr, true, value);
     if ((msr != tlfs::msr::guest_os_id && msr != tlfs::msr::hypercall) || !has(vp, tlfs::privilege::hypercall_msrs))
         return gp();   // the VP index MSR is read-only; the rest are not offered
     PartitionMemory mem{p};

@@ -134,6 +134,7 @@ template <class Vendor> [[noreturn]] void start(const boot::BootInfo& info, cons
     p.debug_exit_port = options.on_stop == StopAction::emulator_exit;
     p.cpuid = {tlfs::privilege::cpu_management | tlfs::privilege::vp_index_msr | tlfs::privilege::access_partition_id |
                    tlfs::privilege::hypercall_msrs | tlfs::privilege::post_messages | tlfs::privilege::signal_events |
+                   tlfs::privilege::apic_msrs |
                    tlfs::privilege::create_partitions | tlfs::privilege::time_ref_count_msr |
                    tlfs::privilege::partition_reference_tsc | tlfs::privilege::frequency_msrs | tlfs::privilege::synic_msrs,
                tlfs::feature_edx::guest_crash_msrs, 0, cpus, cpus, true};

@@ -101,6 +101,29 @@ void msr_checks(suite::Reporter& r, const root_abi::RootHandoff& h) {
     auto tpr = rt::probe_wrmsr(0x808, 0x20);
     r.check(tpr.vector < 0 && rt::probe_rdmsr(0x808).value == 0x20, "x2APIC TPR writes and reads back");
     rt::wrmsr(0x808, 0);
+
+    // The synthetic APIC MSRs (TLFS 10.x): the same registers as the x2APIC's.
+    r.check(rt::cpuid(0x40000003).eax & (1u << 4), "cpuid.40000003 offers the synthetic APIC MSRs");
+    r.check(rt::probe_wrmsr(0x40000072, 0x30).vector < 0 && rt::probe_rdmsr(0x808).value == 0x30,
+            "the synthetic TPR is the x2APIC TPR");
+    rt::wrmsr(0x40000072, 0);
+    r.check(rt::probe_rdmsr(0x40000070).vector == 13, "the synthetic EOI is write-only");
+    r.check(rt::probe_rdmsr(0x40000071).vector < 0, "the synthetic ICR reads");
+}
+
+void vp_assist_checks(suite::Reporter& r, const root_abi::RootHandoff& h) {
+    const root_abi::Region* mine = nullptr;
+    for (uint32_t i = 0; i < h.region_count; i++)
+        if (h.regions[i].type == root_abi::RegionType::usable && h.regions[i].length >= 0x2000 &&
+            h.regions[i].base >= 0x100000)
+            mine = &h.regions[i];
+    uint64_t page = mine ? (mine->base + mine->length - 0x2000) & ~0xfffull : 0;
+    r.check(page && rt::probe_wrmsr(0x40000073, page | 1).vector < 0 && rt::rdmsr(0x40000073) == (page | 1),
+            "the VP assist page enables at a page of the root's RAM");
+    r.check(rt::probe_wrmsr(0x40000073, page | 2 | 1).vector == 13, "VP assist page reserved bits raise #GP");
+    r.check(rt::probe_wrmsr(0x40000073, 0xfec00000ull | 1).vector == 13 && rt::rdmsr(0x40000073) == (page | 1),
+            "a VP assist page in device memory raises #GP");
+    r.check(rt::probe_wrmsr(0x40000073, 0).vector < 0 && rt::rdmsr(0x40000073) == 0, "the VP assist page disables");
 }
 
 void io_checks(suite::Reporter& r) {
@@ -193,10 +216,11 @@ void rt::ap_main(uint32_t index) {
 
 int rt::partition_main(const root_abi::RootHandoff& h) {
     suite::Reporter r(suite::sink());
-    r.begin(44);
+    r.begin(52);
     r.diag("root-cpu: %u processors, backend %s", h.processor_count, h.backend);
     cpuid_checks(r, h);
     msr_checks(r, h);
+    vp_assist_checks(r, h);
     io_checks(r);
     ap_checks(r, h);
     isolation_checks(r, h);
