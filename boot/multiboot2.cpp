@@ -1,4 +1,5 @@
 #include "boot/multiboot2.hpp"
+#include "hv/lib/bytes.hpp"
 
 namespace boot {
 namespace {
@@ -20,18 +21,8 @@ constexpr uint32_t mmap_header = 16;      // tag header + entry_size + entry_ver
 constexpr uint32_t mmap_min_entry = 24;   // base, length, type, reserved (spec 3.6.8)
 constexpr uint32_t rsdp_v1_size = 20;
 constexpr uint32_t rsdp_v2_size = 36;
-
-uint32_t load32(const uint8_t* p) {
-    uint32_t v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-
-uint64_t load64(const uint8_t* p) {
-    uint64_t v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
+using hv::bytes::load32;
+using hv::bytes::load64;
 
 MemoryType memory_type(uint32_t raw) {
     switch (raw) {

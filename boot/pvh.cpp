@@ -2,18 +2,6 @@
 
 namespace boot {
 
-uint64_t pvh_detail::load64(const uint8_t* p) {
-    uint64_t v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-
-uint32_t pvh_detail::load32(const uint8_t* p) {
-    uint32_t v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-
 void pvh_detail::begin(BootInfo& out, uint64_t info_phys, uint64_t info_size) {
     out.loader = Loader::none;
     out.cmdline = 0;

@@ -5,6 +5,7 @@
 // when the range is not readable. Everything kept is copied into BootInfo.
 #pragma once
 #include <stddef.h>
+#include "hv/lib/bytes.hpp"
 #include <stdint.h>
 
 #include "boot/boot_info.hpp"
@@ -40,8 +41,8 @@ namespace pvh_detail {
 inline constexpr uint64_t v0_size = 40, v1_size = 56;
 inline constexpr uint64_t modlist_entry_size = 32, memmap_entry_size = 24;
 
-uint64_t load64(const uint8_t* p);
-uint32_t load32(const uint8_t* p);
+using hv::bytes::load32;
+using hv::bytes::load64;
 void begin(BootInfo& out, uint64_t info_phys, uint64_t info_size);
 // Appends `len` bytes plus a NUL to the pool; false when the pool is full.
 [[nodiscard]] bool append(BootInfo& out, const uint8_t* s, size_t len, uint32_t& offset, bool first);

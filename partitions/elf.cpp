@@ -1,13 +1,10 @@
 #include "partitions/elf.hpp"
+#include "hv/lib/bytes.hpp"
 
 namespace partitions {
 namespace {
 
-template <class T> T load(const uint8_t* p) {
-    T v;
-    __builtin_memcpy(&v, p, sizeof v);   // the file gives no alignment guarantee
-    return v;
-}
+using hv::bytes::load;   // the file gives no alignment guarantee
 
 constexpr uint32_t pt_load = 1;
 constexpr uint16_t et_exec = 2;

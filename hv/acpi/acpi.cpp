@@ -1,4 +1,5 @@
 #include "hv/acpi/acpi.hpp"
+#include "hv/lib/bytes.hpp"
 
 namespace hv::acpi {
 namespace {
@@ -6,24 +7,9 @@ namespace {
 constexpr size_t rsdp_v1_length = 20, rsdp_v2_length = 36;
 constexpr size_t madt_entries = 44;         // after local APIC address and flags
 constexpr size_t fadt_v1_length = 116;      // ACPI 1.0 FADT ends with Flags
-
-uint16_t load16(const uint8_t* p) {
-    uint16_t v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-
-uint32_t load32(const uint8_t* p) {
-    uint32_t v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
-
-uint64_t load64(const uint8_t* p) {
-    uint64_t v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return v;
-}
+using hv::bytes::load16;
+using hv::bytes::load32;
+using hv::bytes::load64;
 
 GenericAddress load_gas(const uint8_t* p) { return {p[0], p[1], p[2], p[3], load64(p + 4)}; }
 

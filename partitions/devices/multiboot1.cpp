@@ -1,7 +1,10 @@
 #include "partitions/devices/multiboot1.hpp"
+#include "hv/lib/bytes.hpp"
 
 namespace devices {
 namespace {
+
+using hv::bytes::load32;
 
 constexpr uint32_t flag_page_align = 1u << 0, flag_memory_info = 1u << 1, flag_video = 1u << 2;
 constexpr uint32_t flag_addresses = 1u << 16;
@@ -12,12 +15,6 @@ constexpr uint32_t info_mem = 1u << 0, info_cmdline = 1u << 2, info_mods = 1u <<
 constexpr size_t info_header = 120; // the 116-byte structure, padded to keep the arrays aligned
 constexpr size_t mod_entry = 16, mmap_entry = 24, max_string = 64 * 1024;
 constexpr uint64_t four_gib = 1ull << 32, page = 4096;
-
-uint32_t load32(const uint8_t* p) {
-    uint32_t v;
-    __builtin_memcpy(&v, p, 4);
-    return v;
-}
 
 void put(uint8_t* p, uint64_t v, size_t n) {
     for (size_t i = 0; i < n; i++)

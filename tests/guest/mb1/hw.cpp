@@ -1,7 +1,10 @@
 #include "tests/guest/mb1/hw.hpp"
+#include "hv/lib/bytes.hpp"
 
 namespace mb1 {
 namespace {
+
+using hv::bytes::load32;
 
 constexpr uint16_t com1 = 0x3f8;
 volatile uint32_t console;
@@ -27,12 +30,6 @@ const uint8_t* find_rsdp(uint32_t from, uint32_t to) {
             return p;
     }
     return nullptr;
-}
-
-uint32_t load32(const uint8_t* p) {
-    uint32_t v;
-    __builtin_memcpy(&v, p, 4);
-    return v;
 }
 
 } // namespace
