@@ -3,26 +3,13 @@
 
 #include <cstring>
 
+#include "tests/unit/fake_guest_memory.hpp"
+
 #include "hypercalls/page.hpp"
 
 namespace {
 
-struct Memory {
-    static constexpr uint64_t base = 0x10000;
-    uint8_t bytes[3 * 4096];
-    Memory() { memset(bytes, 0xcc, sizeof bytes); }
-    bool read(uint64_t gpa, void* dst, uint32_t n) {
-        if (gpa < base || gpa + n > base + sizeof bytes)
-            return false;
-        memcpy(dst, bytes + (gpa - base), n);
-        return true;
-    }
-    bool write(uint64_t gpa, const void* src, uint32_t n) {
-        if (gpa < base || gpa + n > base + sizeof bytes)
-            return false;
-        memcpy(bytes + (gpa - base), src, n);
-        return true;
-    }
+struct Memory : FakeGuestMemory {
     bool holds_sequence(uint64_t gpa) const { return memcmp(bytes + (gpa - base), hypercalls::sequence_vmcall, 4) == 0; }
     bool pristine(uint64_t gpa) const { return bytes[gpa - base] == 0xcc && bytes[gpa - base + 3] == 0xcc; }
 };

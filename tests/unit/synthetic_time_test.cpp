@@ -3,6 +3,8 @@
 #include "hv/virt/synthetic_time.hpp"
 
 #include <cstring>
+
+#include "tests/unit/fake_guest_memory.hpp"
 #include <gtest/gtest.h>
 
 namespace {
@@ -82,22 +84,7 @@ TEST(ReferenceTscPage, SequenceSkipsZero) {
     EXPECT_EQ(next_sequence(0xffffffffu), 1u);
 }
 
-struct Memory {
-    static constexpr uint64_t base = 0x10000;
-    uint8_t bytes[3 * 4096];
-    Memory() { memset(bytes, 0xcc, sizeof bytes); }
-    bool read(uint64_t gpa, void* dst, uint32_t n) {
-        if (gpa < base || gpa + n > base + sizeof bytes)
-            return false;
-        memcpy(dst, bytes + (gpa - base), n);
-        return true;
-    }
-    bool write(uint64_t gpa, const void* src, uint32_t n) {
-        if (gpa < base || gpa + n > base + sizeof bytes)
-            return false;
-        memcpy(bytes + (gpa - base), src, n);
-        return true;
-    }
+struct Memory : FakeGuestMemory {
     ReferenceTscPage page(uint64_t gpa) const {
         ReferenceTscPage p;
         memcpy(&p, bytes + (gpa - base), sizeof p);
