@@ -1,6 +1,6 @@
 #include "tests/guest/isolation/hypercall.hpp"
 
-#include "tests/guest/isolation/kit.hpp"
+#include "tests/guest/isolation/isolation.hpp"
 
 extern "C" void* memset(void* d, int c, size_t n);
 

@@ -1,9 +1,13 @@
 // The isolation child kernel's parts (tests/guest/isolation/main.cpp picks one from its command
 // line): the in-child suite, one hostile probe, or one side of the two-child memory check.
 #pragma once
-#include "tests/guest/isolation/kit.hpp"
+#include "tests/guest/mb1/kit.hpp"
 
 namespace iso {
+
+using namespace mb1::kit;
+extern "C" const uint8_t iso_image_end[];   // page-aligned end of the image (isolation.ld)
+
 
 struct Boot {
     bool magic_ok;

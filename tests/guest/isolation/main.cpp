@@ -17,6 +17,7 @@ void mb1_main(uint32_t magic, const uint32_t* info) {
     mb1::outb(0x3f8 + 1, 0);   // no UART interrupts
     mb1::outb(0x21, 0xff);     // both 8259s masked
     mb1::outb(0xa1, 0xff);
+    set_name("isolation");
     init_cpu_tables();
     Boot boot{};
     boot.magic_ok = magic == 0x2BADB002;

@@ -1,15 +1,20 @@
-// What the isolation child kernel (tests/guest/isolation) builds on beyond tests/guest/mb1/hw.hpp:
+// What the 32-bit test kernels (tests/guest/mb1, tests/guest/isolation) build on beyond hw.hpp:
 // KTAP lines on COM1, exception probes that recover instead of ending the run, the local APIC
 // timer, the other processors started through INIT-SIPI-SIPI, CPUID/MSR wrappers, its command
 // line. 32-bit protected mode, paging off: every address is a guest-physical one.
 #pragma once
 #include "tests/guest/mb1/hw.hpp"
 
-namespace iso {
+namespace mb1::kit {
 
 inline constexpr uint32_t max_cpus = 16;
 inline constexpr uint32_t page = 4096;
 inline constexpr int no_fault = -1;
+
+// The kernel's name, which an unexpected exception's report starts with.
+void set_name(const char* name);
+// Timer ticks so far.
+uint32_t tick_count();
 
 // KTAP version 1 (tests/guest/ktap.hpp's format, printed with mb1's polled COM1).
 void ktap_begin(uint32_t planned);
@@ -55,6 +60,4 @@ const char* value(const char* cmdline, const char* key);
 bool word_is(const char* p, const char* word);   // p starts with word, then a space or the end
 uint32_t parse_number(const char* p);             // decimal, or hex after 0x
 
-extern "C" const uint8_t iso_image_end[];   // page-aligned end of the image (isolation.ld)
-
-} // namespace iso
+} // namespace mb1::kit

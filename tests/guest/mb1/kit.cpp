@@ -1,4 +1,4 @@
-#include "tests/guest/isolation/kit.hpp"
+#include "tests/guest/mb1/kit.hpp"
 #include "hv/lib/string.hpp"
 
 extern "C" {
@@ -10,10 +10,10 @@ extern const uint8_t mb1_tramp[], mb1_tramp_end[];
 void mb1_timer_isr();
 }
 
-namespace iso {
+namespace mb1::kit {
 namespace {
 
-using namespace mb1;
+const char* kernel_name = "kernel";
 
 constexpr uint8_t timer_vector = 0x40;
 constexpr uint32_t tramp_page = 0x8000;   // mb1/boot.S's MB1_TRAMP
@@ -50,6 +50,9 @@ void send_ipi(uint32_t apic_id, uint32_t low) {
 void print_line_number() { print_u(number); }
 
 } // namespace
+
+void set_name(const char* name) { kernel_name = name; }
+uint32_t tick_count() { return ticks; }
 
 void ktap_begin(uint32_t n) {
     planned = n;
@@ -132,8 +135,10 @@ void load_idt() {
     asm volatile("lidt %0" : : "m"(d));
 }
 
-// Periodic, divide by 1, 10,000,000 counts: 10 ms on the 1 GHz bus the root's emulated APIC
-// counts (SDM vol 3 10.5.4; the same period as tests/guest/mb1, for the reason given there).
+// Periodic, divide by 1, 10,000,000 counts: 10 ms on QEMU's 1 GHz APIC bus, which the root's
+// emulated APIC counts too (SDM vol 3 10.5.4). Not shorter: under an instruction emulator one
+// tick's round trip through the root's APIC emulation can take longer than a millisecond, and a
+// period shorter than its interrupt's service time livelocks any machine.
 void start_timer() {
     apic::reg(apic::svr) = 0x1ff;
     apic::reg(apic::divide) = 0xb;
@@ -218,9 +223,9 @@ uint32_t parse_number(const char* p) {
     return v;
 }
 
-} // namespace iso
+} // namespace mb1::kit
 
-using namespace iso;
+using namespace mb1::kit;
 
 void mb1_ap_main(uint32_t n) {
     load_idt();
@@ -236,7 +241,8 @@ void mb1_fault(uint32_t vector, uint32_t error_or_eip) {
         __builtin_longjmp(recovery.buf, 1);
     }
     mb1::lock_console();
-    mb1::print("isolation: unexpected exception ");
+    mb1::print(kernel_name);
+    mb1::print(": unexpected exception ");
     mb1::print_u(vector);
     mb1::print(" ");
     mb1::print_x(error_or_eip);
