@@ -17,7 +17,6 @@ struct SvmVendor {
     using NestedFormat = NptFormat;
     static constexpr const char* name = "svm";
     [[nodiscard]] static bool enable_this_cpu();
-    // Allocates and fills "intercept nothing" bitmaps and records them in hw.
     // Allocates the bitmaps (from the hypervisor's pool), filled to intercept nothing or, with
     // `intercept_all`, everything, and records them in hw.
     [[nodiscard]] static bool alloc_bitmaps(PartitionHw& hw, uint8_t*& msr, uint8_t*& io, bool intercept_all = false);
@@ -59,7 +58,7 @@ struct VmxVendor {
     static void retire(Vcpu& v);
     // The partition's nested map changed: drop its cached translations before the next entry.
     static void flush_nested(Vcpu& v);
-    [[nodiscard]] static bool large_nested_pages();
+    [[nodiscard]] static bool large_nested_pages();   // 1 GiB leaves in the nested tables
     [[nodiscard]] static uint32_t tag_count();        // VPIDs: 1 .. count-1 are usable
 };
 

@@ -18,6 +18,21 @@ void expect_suite_passes(const std::vector<std::string>& args) {
     CHECK(r.status == 0);
 }
 
+// The four configurations a guest suite that exercises both vendors and cross-processor paths
+// must pass in: AMD-V under QEMU and VT-x under Bochs (the slower one), 1 and 4 processors.
+void in_every_configuration(const std::string& suite, void (*expect)(const std::vector<std::string>&)) {
+    struct Vendor {
+        const char* backend;
+        const char* label;
+        const char* timeout;
+    };
+    for (const Vendor& v : {Vendor{"svm", "AMD-V (QEMU)", "200"}, Vendor{"vmx", "VT-x (Bochs)", "600"}})
+        for (const char* smp : {"1", "4"})
+            DYNAMIC_SECTION(v.label << ", " << smp << (smp == std::string("1") ? " processor" : " processors")) {
+                expect({"--backend", v.backend, "--smp", smp, "--suite", suite, "--timeout", v.timeout});
+            }
+}
+
 } // namespace
 
 TEST_CASE("The root partition starts every processor on AMD-V (QEMU)", "[root][svm]") {
@@ -95,46 +110,13 @@ void expect_reftime_passes(const std::vector<std::string>& args) {
 } // namespace
 
 TEST_CASE("reftime passes on both vendors with 1 and 4 processors", "[reftime]") {
-    SECTION("AMD-V (QEMU), 1 processor") {
-        expect_reftime_passes({"--backend", "svm", "--smp", "1", "--suite", "reftime"});
-    }
-    SECTION("AMD-V (QEMU), 4 processors") {
-        expect_reftime_passes({"--backend", "svm", "--smp", "4", "--suite", "reftime"});
-    }
-    SECTION("VT-x (Bochs), 1 processor") {
-        expect_reftime_passes({"--backend", "vmx", "--smp", "1", "--suite", "reftime", "--timeout", "600"});
-    }
-    SECTION("VT-x (Bochs), 4 processors") {
-        expect_reftime_passes({"--backend", "vmx", "--smp", "4", "--suite", "reftime", "--timeout", "600"});
-    }
+    in_every_configuration("reftime", expect_reftime_passes);
 }
 
 TEST_CASE("partitions passes on both vendors with 1 and 4 processors", "[partitions]") {
-    SECTION("AMD-V (QEMU), 1 processor") {
-        expect_suite_passes({"--backend", "svm", "--smp", "1", "--suite", "partitions", "--timeout", "200"});
-    }
-    SECTION("AMD-V (QEMU), 4 processors") {
-        expect_suite_passes({"--backend", "svm", "--smp", "4", "--suite", "partitions", "--timeout", "200"});
-    }
-    SECTION("VT-x (Bochs), 1 processor") {
-        expect_suite_passes({"--backend", "vmx", "--smp", "1", "--suite", "partitions", "--timeout", "600"});
-    }
-    SECTION("VT-x (Bochs), 4 processors") {
-        expect_suite_passes({"--backend", "vmx", "--smp", "4", "--suite", "partitions", "--timeout", "600"});
-    }
+    in_every_configuration("partitions", expect_suite_passes);
 }
 
 TEST_CASE("synic passes on both vendors with 1 and 4 processors", "[synic]") {
-    SECTION("AMD-V (QEMU), 1 processor") {
-        expect_suite_passes({"--backend", "svm", "--smp", "1", "--suite", "synic", "--timeout", "200"});
-    }
-    SECTION("AMD-V (QEMU), 4 processors") {
-        expect_suite_passes({"--backend", "svm", "--smp", "4", "--suite", "synic", "--timeout", "200"});
-    }
-    SECTION("VT-x (Bochs), 1 processor") {
-        expect_suite_passes({"--backend", "vmx", "--smp", "1", "--suite", "synic", "--timeout", "600"});
-    }
-    SECTION("VT-x (Bochs), 4 processors") {
-        expect_suite_passes({"--backend", "vmx", "--smp", "4", "--suite", "synic", "--timeout", "600"});
-    }
+    in_every_configuration("synic", expect_suite_passes);
 }
