@@ -110,14 +110,12 @@ void tear_down(Child& c) {
             return;
         }
     }
-    // A page given to the next child must not carry this child's data (the hypervisor has
-    // scrubbed what it held for the child; the child's RAM is ours to clear).
+    // No page carries this child's data to the next user: the hypervisor scrubbed what it held
+    // for the child, and pages::alloc_run clears every run it hands out.
     for (uint32_t i = 0; i < c.deposit_count; i++)
         pages::free_run(c.deposits[i], deposit_step);
-    if (c.ram) {
-        __builtin_memset(reinterpret_cast<void*>(c.ram), 0, c.ram_pages * 4096);
+    if (c.ram)
         pages::free_run(c.ram, c.ram_pages);
-    }
     c.deposit_count = 0;
     c.ram = 0;
     c.id = 0;
