@@ -13,6 +13,7 @@
 #include "hv/virt/synthetic_time.hpp"
 #include "hv/virt/uart.hpp"
 #include "hv/virt/vcpu.hpp"
+#include "hv/virt/vtimer.hpp"
 #include "hypercalls/page.hpp"
 
 namespace hv {
@@ -37,7 +38,12 @@ struct Vp {
     bool nmi_pending = false;
     virt::GuestGprs gprs{};
     void* vcpu = nullptr;        // svm::Vcpu or vmx::Vcpu, per the backend chosen at boot
-    uint64_t pending_irq[4]{};   // physical vectors waiting for injection, one bit each
+    uint64_t pending_irq[4]{};   // vectors waiting for injection, one bit each
+    // Of those, the ones the hypervisor raised itself (SynIC, timers, self-IPI): no physical
+    // APIC has them in service, so the root's EOI of one is the virtual APIC's (vp_runtime.hpp).
+    uint64_t soft_irq[4]{};
+    uint64_t soft_isr[4]{};      // raised by the hypervisor, injected, not yet EOIed (root VPs)
+    virt::VpTimers timers{};     // APIC timer and synthetic timers (hv/virt/vtimer.hpp)
     uint64_t exits[static_cast<int>(virt::ExitKind::unknown) + 1]{};
     uint32_t refusals_logged = 0;   // bounds the log lines a misbehaving guest can cause
     virt::SynicVp synic{};          // SynIC registers (hv/virt/synic.hpp), under the SynIC lock

@@ -4,12 +4,18 @@
 //     keeps INIT/SIPI for itself); other IPIs are sent after checking the vector is not one the
 //     hypervisor owns;
 //   - the ID and LDR, computed from the VP's APIC id;
+//   - the timer (LVT timer, initial and current count, divide; IA32_TSC_DEADLINE) is emulated
+//     (hv/virt/vtimer.cpp): the hypervisor owns the physical timer for the synthetic timers;
+//   - vectors the hypervisor raises itself (SynIC, timers, self-IPI) are in service in the VP's
+//     soft_isr, not at the physical APIC, so an EOI ends whichever of the two is higher
+//     (hv/virt/vp_runtime.hpp);
 //   - writes of read-only registers and reads of write-only ones raise #GP as on hardware.
 #include "hv/arch/apic.hpp"
 #include "hv/arch/interrupts.hpp"
 #include "hv/console.hpp"
 #include "hv/virt/policy.hpp"
 #include "hv/virt/vp_runtime.hpp"
+#include "hv/virt/vtimer.hpp"
 
 namespace hv::virt {
 namespace {
@@ -17,6 +23,7 @@ namespace {
 constexpr Outcome ok(uint64_t v = 0) { return {false, v}; }
 constexpr Outcome gp() { return {true, 0}; }
 
+constexpr uint32_t msr_lvt_timer = 0x832, msr_initial = 0x838;
 constexpr uint32_t msr_id = 0x802, msr_version = 0x803, msr_tpr = 0x808, msr_ppr = 0x80a, msr_eoi = 0x80b,
                    msr_ldr = 0x80d, msr_svr = 0x80f, msr_esr = 0x828, msr_icr = 0x830,
                    msr_timer_current = 0x839, msr_divide = 0x83e, msr_self_ipi = 0x83f;
@@ -112,11 +119,19 @@ Outcome write_icr(Vp& vp, uint64_t value) {
     return ok();
 }
 
+bool timer_register(uint32_t msr) {
+    return msr == msr_lvt_timer || msr == msr_initial || msr == msr_timer_current || msr == msr_divide;
+}
+
 } // namespace
 
 Outcome x2apic_read(Vp& vp, uint32_t msr) {
     if (!readable(msr))
         return gp();
+    if (timer_register(msr)) {
+        uint64_t v = 0;
+        return apic_timer_read(vp, msr, v) ? ok(v) : gp();
+    }
     switch (msr) {
     case msr_id:
         return ok(vp.apic_id);
@@ -134,6 +149,8 @@ Outcome x2apic_write(Vp& vp, uint32_t msr, uint64_t value) {
         return gp();
     if (msr == msr_icr)
         return write_icr(vp, value);
+    if (timer_register(msr))
+        return apic_timer_write(vp, msr, value) ? ok() : gp();
     if (value >> 32)
         return gp();   // only the ICR is 64 bits wide
     auto v = static_cast<uint32_t>(value);
@@ -141,12 +158,15 @@ Outcome x2apic_write(Vp& vp, uint32_t msr, uint64_t value) {
     case msr_eoi:
         if (v != 0)
             return gp();   // x2APIC: a non-zero EOI write faults (SDM vol 3 11.12.1.2)
-        apic::eoi();
+        if (!virtual_eoi(vp))
+            apic::eoi();
         return ok();
     case msr_self_ipi:
         if ((v & 0xff) < 16 || (v & 0xff) == arch::vector_call || (v & 0xff) == arch::vector_timer)
             return gp();
-        forward_vector(vp, static_cast<uint8_t>(v));
+        if (v >> 8)
+            return gp();   // bits 31:8 reserved (SDM vol 3 11.12.11)
+        raise_soft(vp, static_cast<uint8_t>(v));
         return ok();
     case msr_svr:
         // The APIC stays software-enabled: the hypervisor's own IPIs need it.

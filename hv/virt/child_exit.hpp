@@ -150,7 +150,7 @@ template <class Vendor, class V> bool child_exit(Vp& root_vp, Vp& vp, V& cpu, co
         return false;
     case ExitKind::hlt:
         cpu.advance_rip(length_or(x, 1));
-        if (vp.nmi_pending || (has_pending_irq(vp) && cpu.interruptible()))
+        if (vp.nmi_pending || (irq_deliverable(vp) && cpu.interruptible()))
             return false;
         return report(vp, cpu, x, out, DispatchReport::Reason::halted);
     case ExitKind::gpa_access:
@@ -170,7 +170,7 @@ template <class Vendor, class V> bool child_exit(Vp& root_vp, Vp& vp, V& cpu, co
         } else {
             drain_host_interrupts();
         }
-        if (has_pending_irq(root_vp) || root_vp.nmi_pending)
+        if (irq_deliverable(root_vp) || root_vp.nmi_pending)
             return report(vp, cpu, x, out, DispatchReport::Reason::interrupted);
         return false;
     case ExitKind::nmi:

@@ -13,6 +13,7 @@ constexpr uint32_t chars(char a, char b, char c, char d) {
 
 constexpr uint32_t leaf1_ecx_vmx = 1u << 5;
 constexpr uint32_t leaf1_ecx_x2apic = 1u << 21;
+constexpr uint32_t leaf1_ecx_tsc_deadline = 1u << 24;
 constexpr uint32_t leaf1_ecx_osxsave = 1u << 27;
 constexpr uint32_t leaf1_ecx_hypervisor = 1u << 31;
 constexpr uint32_t ext1_ecx_svm = 1u << 2;
@@ -55,12 +56,14 @@ CpuidRegs apply_cpuid_policy(uint32_t leaf, uint32_t subleaf, CpuidRegs host, co
     CpuidRegs r = host;
     switch (leaf) {
     case 1:
-        r.ecx &= ~(leaf1_ecx_vmx | leaf1_ecx_osxsave | leaf1_ecx_x2apic);
+        r.ecx &= ~(leaf1_ecx_vmx | leaf1_ecx_osxsave | leaf1_ecx_x2apic | leaf1_ecx_tsc_deadline);
         r.ecx |= leaf1_ecx_hypervisor;
         if (vp.cr4_osxsave)
             r.ecx |= leaf1_ecx_osxsave;
+        // The hypervisor's virtual x2APIC emulates the TSC-deadline timer mode whatever the
+        // processor has (hv/virt/vtimer.hpp); a child's APIC (emulated by the root) has none.
         if (policy.x2apic)
-            r.ecx |= leaf1_ecx_x2apic;
+            r.ecx |= leaf1_ecx_x2apic | leaf1_ecx_tsc_deadline;
         r.ebx = (r.ebx & 0x00ffffff) | (vp.apic_id << 24);
         break;
     case 0xb:

@@ -112,7 +112,7 @@ template <class V> void wait_halted(Vp& vp, V& cpu) {
     for (;;) {
         if (vp.nmi_pending || vp.start_pending)
             return;
-        if (has_pending_irq(vp) && cpu.interruptible())
+        if (irq_deliverable(vp) && cpu.interruptible())
             return;
         asm volatile("sti; hlt; cli" ::: "memory");
     }
@@ -127,11 +127,13 @@ template <class V> [[gnu::noinline]] void deliver_events(Vp& vp, V& cpu) {
         cpu.inject(Event{Event::Type::nmi, 2, false, 0, 0});
         return;
     }
-    if (!has_pending_irq(vp))
+    // Held by priority (the root's TPR or a vector in service): the TPR write or EOI that
+    // releases it is an exit, and the next entry looks again.
+    if (!irq_deliverable(vp))
         return;
     if (cpu.interruptible()) {
-        cpu.inject(Event{Event::Type::external_interrupt, static_cast<uint8_t>(take_pending_irq(vp)), false, 0, 0});
-        if (!has_pending_irq(vp))
+        cpu.inject(Event{Event::Type::external_interrupt, static_cast<uint8_t>(take_injectable_irq(vp)), false, 0, 0});
+        if (!irq_deliverable(vp))
             return;
     }
     cpu.request_interrupt_window(true);

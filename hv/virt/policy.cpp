@@ -10,6 +10,7 @@
 #include "hv/virt/guest_memory.hpp"
 #include "hv/virt/synic.hpp"
 #include "hv/virt/synthetic_time.hpp"
+#include "hv/virt/vtimer.hpp"
 #include "hypercalls/page.hpp"
 #include "hypercalls/abi/tlfs.hpp"
 
@@ -76,6 +77,10 @@ Outcome synthetic_read(Vp& vp, uint32_t msr) {
         uint64_t v;
         return synic_read(vp, msr, v) ? ok(v) : gp();
     }
+    if (is_stimer_msr(msr)) {
+        uint64_t v;
+        return stimer_read(vp, msr, v) ? ok(v) : gp();
+    }
     if (msr >= synthetic_eoi && msr <= vp_assist_page)
         return synthetic_apic(vp, msr, false, 0);
     switch (msr) {
@@ -99,6 +104,8 @@ Outcome synthetic_write(Vp& vp, uint32_t msr, uint64_t value) {
         return synthetic_time_write(vp, msr, value) ? ok() : gp();
     if (is_synic_msr(msr))
         return synic_write(vp, msr, value) ? ok() : gp();
+    if (is_stimer_msr(msr))
+        return stimer_write(vp, msr, value) ? ok() : gp();
     if (msr >= synthetic_eoi && msr <= vp_assist_page)
         return synthetic_apic(vp, msr, true, value);
     if ((msr != tlfs::msr::guest_os_id && msr != tlfs::msr::hypercall) || !has(vp, tlfs::privilege::hypercall_msrs))
@@ -130,6 +137,11 @@ Outcome msr_read(Vp& vp, uint32_t msr) {
         return ok(vm_cr_svmdis | vm_cr_lock);
     case 0xc0010117:
         return gp();
+    case msr_tsc_deadline: {
+        // Offered (CPUID.1:ECX[24]) only with the hypervisor's virtual x2APIC: the root's.
+        uint64_t v = 0;
+        return vp.partition->cpuid.x2apic && apic_timer_read(vp, msr, v) ? ok(v) : gp();
+    }
     default:
         if (msr >= vmx_capability_first && msr <= vmx_capability_last)
             return gp();
@@ -159,6 +171,8 @@ Outcome msr_write(Vp& vp, uint32_t msr, uint64_t value) {
     case 0xc0010114:
     case 0xc0010117:
         return gp();
+    case msr_tsc_deadline:
+        return vp.partition->cpuid.x2apic && apic_timer_write(vp, msr, value) ? ok() : gp();
     case tsc_aux:
         // The hypervisor keeps its processor index there (RDTSCP); root VPs are pinned one to
         // one, so the index a root would write is the one it reads back anyway.

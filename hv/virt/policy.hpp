@@ -28,6 +28,7 @@ inline constexpr uint32_t intercepted_msrs[] = {
     0xc0000080,   // EFER: AMD-V needs SVME set in the guest's; a guest must not set it
     0xc0010114,   // VM_CR
     0xc0010117,   // VM_HSAVE_PA
+    0x6e0,        // IA32_TSC_DEADLINE: the root's APIC timer is emulated (hv/virt/vtimer.hpp)
 };
 inline constexpr uint32_t tsc_aux = 0xc0000103;   // the hypervisor's processor index: writes are dropped
 inline constexpr uint32_t vmx_capability_first = 0x480, vmx_capability_last = 0x491;

@@ -2,6 +2,7 @@
 // the bootstrap VP in 64-bit mode at the image's entry, the others waiting for the root's own
 // INIT-SIPI-SIPI.
 #include "hv/virt/root.hpp"
+#include "hv/virt/vtimer.hpp"
 
 #include "hv/lib/new.hpp"
 
@@ -109,7 +110,11 @@ void account_root_ram(Partition& p, const RootLayout& l) {
             children::add_root_ram(l.regions[i].base, l.regions[i].length);
 }
 
-template <class Vendor> [[noreturn]] void run_this_cpus_vp() { run_vp<Vendor>(root->vps[this_cpu().index]); }
+template <class Vendor> [[noreturn]] void run_this_cpus_vp() {
+    Vp& vp = root->vps[this_cpu().index];
+    timers_attach(vp);
+    run_vp<Vendor>(vp);
+}
 
 void nothing(void*) {}
 
@@ -136,8 +141,9 @@ template <class Vendor> [[noreturn]] void start(const boot::BootInfo& info, cons
                    tlfs::privilege::hypercall_msrs | tlfs::privilege::post_messages | tlfs::privilege::signal_events |
                    tlfs::privilege::apic_msrs |
                    tlfs::privilege::create_partitions | tlfs::privilege::time_ref_count_msr |
-                   tlfs::privilege::partition_reference_tsc | tlfs::privilege::frequency_msrs | tlfs::privilege::synic_msrs,
-               tlfs::feature_edx::guest_crash_msrs, 0, cpus, cpus, true};
+                   tlfs::privilege::partition_reference_tsc | tlfs::privilege::frequency_msrs | tlfs::privilege::synic_msrs |
+                   tlfs::privilege::synthetic_timer_msrs,
+               tlfs::feature_edx::guest_crash_msrs | tlfs::feature_edx::direct_synthetic_timers, 0, cpus, cpus, true};
     p.hw.tag = 1;
     if (!Vendor::alloc_bitmaps(p.hw, p.msr_bitmap, p.io_bitmap))
         panic("no memory for the root's intercept bitmaps");
@@ -183,6 +189,7 @@ template <class Vendor> [[noreturn]] void start(const boot::BootInfo& info, cons
         cpu_slot(i).idle_work = run_this_cpus_vp<Vendor>;
         static_cast<void>(smp::call_on(i, nothing, nullptr));   // wake it to pick the work up
     }
+    timers_attach(bsp);
     run_vp<Vendor>(bsp);
 }
 

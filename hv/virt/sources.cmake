@@ -7,6 +7,7 @@ set(VIRT_IMAGE_SOURCES
   ${PROJECT_SOURCE_DIR}/hv/virt/policy.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/synthetic_time.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/synic.cpp
+  ${PROJECT_SOURCE_DIR}/hv/virt/vtimer.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/root_layout.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/root.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/guest_memory.cpp

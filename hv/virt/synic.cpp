@@ -8,6 +8,7 @@
 #include "hv/virt/children.hpp"
 #include "hv/virt/guest_memory.hpp"
 #include "hv/virt/vp_runtime.hpp"
+#include "hv/virt/vtimer.hpp"
 #include "partitions/partition.hpp"
 
 namespace hv::virt {
@@ -65,8 +66,7 @@ Vp* raise(Vp& vp, uint32_t sint) {
     uint64_t reg = vp.synic.sint[sint];
     if (!sint_interrupts(reg))
         return nullptr;
-    uint8_t v = sint_vector(reg);
-    __atomic_fetch_or(&vp.pending_irq[v / 64], 1ull << (v % 64), __ATOMIC_RELEASE);
+    raise_soft(vp, sint_vector(reg));
     // A child VP runs only when the root dispatches it: one not in its guest sees it at entry.
     if (vp.partition->child && !__atomic_load_n(&vp.running, __ATOMIC_ACQUIRE))
         return nullptr;
@@ -188,10 +188,31 @@ bool synic_write(Vp& vp, uint32_t msr, uint64_t value) {
         }
     }
     wake(w);   // our own VP: kick() does nothing on this processor
+    if (msr == tlfs::msr::eom)
+        stimer_retry_messages(vp);   // outside the lock: it takes it to post
     return true;
 }
 
 namespace synic {
+
+HvDelivery post_from_hypervisor(Vp& vp, uint32_t sint, const r::Message& m) {
+    State& s = state();
+    Vp* w = nullptr;
+    {
+        IrqLockGuard g(s.lock);
+        if (sint >= sint_count || !vp.synic.simp_on())
+            return HvDelivery::synic_off;
+        if (slot_type(vp, sint) != 0) {
+            set_pending_flag(vp, sint);
+            return HvDelivery::slot_busy;
+        }
+        if (!fill_slot(vp, sint, m, false))
+            return HvDelivery::synic_off;
+        w = raise(vp, sint);
+    }
+    wake(w);
+    return HvDelivery::delivered;
+}
 
 Status create_port(Partition& caller, const r::CreatePortInput& in) {
     static_cast<void>(caller);

@@ -158,6 +158,10 @@ using tlfs::Status;
 [[nodiscard]] Status post_message(Partition& caller, uint32_t connection_id, uint32_t type, const void* payload,
                                   uint32_t size);
 [[nodiscard]] Status signal_event(Partition& caller, uint32_t connection_id, uint16_t flag);
+// A message the hypervisor itself sends (timer expiries): into the slot if it is empty; if it
+// is busy the slot's message-pending flag is set and the caller keeps the message for the next EOM.
+enum class HvDelivery : uint8_t { delivered, slot_busy, synic_off };
+[[nodiscard]] HvDelivery post_from_hypervisor(Vp& vp, uint32_t sint, const tlfs::root::Message& m);
 // A partition goes away (children::remove): its ports, connections and queued messages too.
 void forget_partition(uint64_t id);
 // Runs fn(ctx) with the SynIC lock held: a VP taken out of its partition's table inside it can no

@@ -12,10 +12,6 @@
 namespace hv::virt {
 namespace {
 
-// apic::timer_hz() counts with the divide configuration at 16 (hv/arch/apic.cpp); the MSR
-// reports the undivided timer clock, as a guest's own calibration would (Linux multiplies by 16).
-constexpr uint64_t apic_calibration_divisor = 16;
-
 struct PartitionMemory {
     const Partition& p;
     bool read(uint64_t gpa, void* dst, uint32_t n) { return read_guest(p, GuestPhysAddr(gpa), dst, n); }
@@ -78,7 +74,7 @@ bool synthetic_time_read(Vp& vp, uint32_t msr, uint64_t& value) {
     case tlfs::msr::apic_frequency:
         if (!has(p, tlfs::privilege::frequency_msrs))
             return false;
-        value = msr == tlfs::msr::tsc_frequency ? tsc::hz() : apic::timer_hz() * apic_calibration_divisor;
+        value = msr == tlfs::msr::tsc_frequency ? tsc::hz() : apic::bus_hz();
         return true;
     case tlfs::msr::crash_ctl:
         if (!has_crash_msrs(p))

@@ -74,6 +74,87 @@ int take_pending_irq(Vp& vp) {
     return -1;
 }
 
+void raise_soft(Vp& vp, uint8_t vector) {
+    __atomic_fetch_or(&vp.soft_irq[vector / 64], 1ull << (vector % 64), __ATOMIC_RELAXED);
+    __atomic_fetch_or(&vp.pending_irq[vector / 64], 1ull << (vector % 64), __ATOMIC_RELEASE);
+}
+
+namespace {
+
+bool any(const uint64_t (&w)[4]) { return (w[0] | w[1] | w[2] | w[3]) != 0; }
+
+int highest(const uint64_t (&w)[4]) {
+    for (int i = 3; i >= 0; i--)
+        if (w[i])
+            return i * 64 + 63 - __builtin_clzll(w[i]);
+    return -1;
+}
+
+// The physical APIC's in-service vectors minus those still waiting here for injection: the
+// processor acknowledged them, but the guest has not seen them yet.
+void physical_in_service(const Vp& vp, uint64_t (&out)[4]) {
+    for (uint32_t i = 0; i < 4; i++) {
+        uint64_t lo = apic::read_reg(0x100 + 0x20 * i), hi = apic::read_reg(0x110 + 0x20 * i);
+        uint64_t waiting = __atomic_load_n(&vp.pending_irq[i], __ATOMIC_RELAXED) &
+                           ~__atomic_load_n(&vp.soft_irq[i], __ATOMIC_RELAXED);
+        out[i] = (lo | hi << 32) & ~waiting;
+    }
+}
+
+bool mixes_priorities(const Vp& vp) {
+    return vp.partition->kind == PartitionKind::root && (any(vp.soft_irq) || any(vp.soft_isr));
+}
+
+int top_pending(const Vp& vp) {
+    uint64_t p[4];
+    for (int i = 0; i < 4; i++)
+        p[i] = __atomic_load_n(&vp.pending_irq[i], __ATOMIC_RELAXED);
+    return highest(p);
+}
+
+bool allowed(const Vp& vp, int vector) {
+    if (vector < 0)
+        return false;
+    if (!mixes_priorities(vp))
+        return true;
+    uint64_t phys[4];
+    physical_in_service(vp, phys);
+    int in_service = highest(phys), soft = highest(vp.soft_isr);
+    int isr_class = (in_service > soft ? in_service : soft) >> 4;
+    int tpr_class = static_cast<int>(apic::read_reg(0x80) >> 4) & 0xf;
+    int ppr_class = isr_class > tpr_class ? isr_class : tpr_class;
+    return (vector >> 4) > ppr_class;
+}
+
+} // namespace
+
+bool irq_deliverable(const Vp& vp) { return has_pending_irq(vp) && allowed(vp, top_pending(vp)); }
+
+int take_injectable_irq(Vp& vp) {
+    int v = top_pending(vp);
+    if (!allowed(vp, v))
+        return -1;
+    uint64_t bit = 1ull << (v % 64);
+    __atomic_fetch_and(&vp.pending_irq[v / 64], ~bit, __ATOMIC_RELAXED);
+    if (__atomic_fetch_and(&vp.soft_irq[v / 64], ~bit, __ATOMIC_RELAXED) & bit) {
+        if (vp.partition->kind == PartitionKind::root)
+            vp.soft_isr[v / 64] |= bit;
+    }
+    return v;
+}
+
+bool virtual_eoi(Vp& vp) {
+    if (!any(vp.soft_isr))
+        return false;
+    uint64_t phys[4];
+    physical_in_service(vp, phys);
+    int soft = highest(vp.soft_isr);
+    if (soft < highest(phys))
+        return false;
+    vp.soft_isr[soft / 64] &= ~(1ull << (soft % 64));
+    return true;
+}
+
 void kick(Vp& vp) {
     if (vp.cpu == this_cpu().index)
         return;

@@ -28,6 +28,20 @@ void drain_host_interrupts();
 // Highest pending vector (the APIC's priority order, SDM vol 3 11.8.3), removed from the set.
 [[nodiscard]] int take_pending_irq(Vp& vp);
 
+// A vector the hypervisor raises itself (SynIC, timers, self-IPI) on `vp`.
+void raise_soft(Vp& vp, uint8_t vector);
+// Priority for the root, whose APIC mixes physical vectors (in service at the physical APIC)
+// with the hypervisor's (in service in soft_isr): the highest pending vector is held while its
+// class is not above the processor priority, max(TPR, highest in service) (SDM vol 3 11.8.3.1).
+// With nothing of the hypervisor's pending or in service, the physical APIC has already applied
+// the priority rules and this costs two loads.
+[[nodiscard]] bool irq_deliverable(const Vp& vp);
+// The vector to inject now, or -1 (nothing pending, or held by priority).
+[[nodiscard]] int take_injectable_irq(Vp& vp);
+// The root's EOI: true when it ended one of the hypervisor's vectors (the highest in service is
+// one), false when it belongs to the physical APIC.
+[[nodiscard]] bool virtual_eoi(Vp& vp);
+
 // Makes `vp`'s processor look at its VP again (after a SIPI or an INIT).
 void kick(Vp& vp);
 
