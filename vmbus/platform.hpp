@@ -1,0 +1,52 @@
+// The thin layer between the portable VMBus core and the end it runs in (the root partition's
+// kernel, a child's client, a Linux user-space root, the host tests). The core touches memory the
+// peer shares with it only through the accessors below, and asks the end about guest pages only
+// through Platform, so nothing in vmbus/ knows how pages are mapped or who owns them.
+#pragma once
+#include <stdint.h>
+
+namespace vmbus {
+
+inline constexpr uint32_t page_size = 4096;
+
+// The peer writes shared memory concurrently and may be hostile: every field is read with one
+// load into a local (never re-read after it was checked), and the ordering between the data and
+// the indices follows the ring protocol (ring.hpp). The __atomic builtins give that ordering
+// without libc, in the freestanding images as on the host.
+namespace shared {
+
+[[nodiscard]] inline uint32_t load(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+[[nodiscard]] inline uint32_t load_acquire(const uint32_t* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+inline void store(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+inline void store_release(uint32_t* p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+// A full barrier: a store before it is visible before any load after it (x86 needs MFENCE for
+// that; acquire/release alone allow store-load reordering).
+inline void full_fence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+
+// Bulk copies between shared and private memory. The copy may observe a torn value while the
+// peer writes; callers only ever interpret the private copy, after the copy. An empty copy may
+// come with a null pointer, which memcpy must not see.
+inline void copy_out(void* dst, const uint8_t* src, uint32_t n) {
+    if (n != 0)
+        __builtin_memcpy(dst, src, n);
+}
+inline void copy_in(uint8_t* dst, const void* src, uint32_t n) {
+    if (n != 0)
+        __builtin_memcpy(dst, src, n);
+}
+
+} // namespace shared
+
+// What the end running the core knows about guest memory. The root supplies owns_page so that a
+// GPADL naming a page the child does not own is refused (gpadl.hpp); a null function owns nothing,
+// so forgetting it fails closed.
+struct Platform {
+    void* context = nullptr;
+    bool (*owns_page)(void* context, uint64_t gpa_page) = nullptr;
+
+    [[nodiscard]] bool owns(uint64_t gpa_page) const {
+        return owns_page != nullptr && owns_page(context, gpa_page);
+    }
+};
+
+} // namespace vmbus
