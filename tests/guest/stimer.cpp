@@ -1,0 +1,272 @@
+// Guest suite `stimer`, run as the root partition's image: the synthetic timers (TLFS "Synthetic
+// Timers": STIMER0-3 config 0x400000B0 + 2n and count 0x400000B1 + 2n, per VP). Hypothesis: CPUID
+// offers the timer MSRs and direct mode; the registers start at 0, reserved config bits #GP,
+// a count of 0 disables, AutoEnable enables on a non-zero count, a message-mode timer with SINTx 0
+// cannot be enabled; an expiry posts HvMessageTimerExpired into SINTx's slot and raises its
+// vector (not when masked), never before its time; one-shots disable themselves, fire at once when
+// already due, periodic timers keep k * period without drift; a busy slot holds the next expiry
+// until EOM; direct mode raises the vector with no message; each VP has its own four timers.
+// Message and payload layouts are spelled out here from the TLFS, not taken from the hypervisor.
+#include "hypercalls/abi/tlfs.hpp"
+#include "partitions/rt/page_alloc.hpp"
+#include "tests/guest/stimer_env.hpp"
+
+namespace {
+
+using namespace stimer_suite;
+
+constexpr unsigned planned = 25 + cross_vp_check_count;
+constexpr uint64_t periodic_units = 5 * units_per_ms;   // 5 ms
+constexpr uint32_t periodic_n = 60;
+
+bool cpuid_checks(suite::Reporter& r) {
+    auto f = rt::cpuid(tlfs::cpuid::features);
+    bool msrs = f.eax & tlfs::privilege::synthetic_timer_msrs;
+    r.check(msrs, "cpuid.40000003 EAX[3] offers the synthetic timer MSRs");
+    r.check(f.edx & tlfs::feature_edx::direct_synthetic_timers, "cpuid.40000003 EDX[19] offers direct-mode timers");
+    return msrs;
+}
+
+void register_checks(suite::Reporter& r) {
+    bool zero = true;
+    for (uint32_t m = tlfs::msr::stimer0_config; m <= tlfs::msr::stimer3_count; m++) {
+        auto p = rt::probe_rdmsr(m);
+        zero = zero && p.vector < 0 && p.value == 0;
+    }
+    r.check(zero, "all eight STIMER MSRs read 0 at start");
+
+    // Reserved: 15:13 and 63:20 (TLFS synthetic timer configuration register).
+    constexpr uint32_t reserved[] = {13, 14, 15, 20, 40, 63};
+    bool gp = true;
+    for (uint32_t bit : reserved)
+        gp = rt::probe_wrmsr(config_msr(3), sint(2) | (1ull << bit)).vector == 13 && gp;
+    r.check(gp && read(config_msr(3)) == 0, "config reserved bits (15:13, 63:20) raise #GP and change nothing");
+
+    uint64_t all = periodic | lazy | auto_enable | (uint64_t{0xab} << 4) | direct | sint(0xf);
+    bool took = write(config_msr(3), all) && read(config_msr(3)) == all;
+    took = write(count_msr(3), 0x123456789ull) && read(count_msr(3)) == 0x123456789ull && took;
+    r.check(took && !(read(config_msr(3)) & enable),
+            "config takes periodic, lazy, auto-enable, vector, direct and SINTx; count reads back (no enable)");
+    write(config_msr(3), 0);
+    write(count_msr(3), 0);
+
+    write(config_msr(1), periodic | sint(2));
+    write(count_msr(1), 10'000 * units_per_ms);
+    write(config_msr(1), periodic | sint(2) | enable);
+    bool was_on = read(config_msr(1)) & enable;
+    write(count_msr(1), 0);
+    r.check(was_on && !(read(config_msr(1)) & enable), "writing count 0 disables an enabled timer (enable reads 0)");
+    write(config_msr(1), 0);
+
+    write(config_msr(1), auto_enable | periodic | sint(2));
+    write(count_msr(1), 10'000 * units_per_ms);
+    r.check(read(config_msr(1)) == (auto_enable | periodic | sint(2) | enable),
+            "with AutoEnable, writing a non-zero count sets enable");
+    write(count_msr(1), 0);
+    write(config_msr(1), periodic | sint(2));
+    write(count_msr(1), 10'000 * units_per_ms);
+    r.check(!(read(config_msr(1)) & enable), "without AutoEnable, writing the count leaves enable clear");
+    write(count_msr(1), 0);
+    write(config_msr(1), 0);
+
+    // "The SINTx bits cannot be set to zero for an enabled timer. If attempted, the timer will be
+    // marked disabled (that is, bit 0 cleared) immediately."
+    clear_slot(0, 0);
+    write(count_msr(2), now() + units_per_ms);
+    write(config_msr(2), sint(0) | enable);
+    bool off = !(read(config_msr(2)) & enable);
+    vectors::spin_ms(10);
+    r.check(off && slot(0, 0).type == 0, "a message-mode timer with SINTx 0 is marked disabled at once and never fires");
+    write(config_msr(2), 0);
+    write(count_msr(2), 0);
+}
+
+void one_shot_checks(suite::Reporter& r) {
+    reset_log(0);
+    uint64_t due = now() + 10 * units_per_ms;
+    write(count_msr(0), due);
+    write(config_msr(0), sint(2) | enable);
+    bool arrived = vectors::wait_count(0, v_sint2, 1, 10 + late_ms);
+    const Msg& m = msgs[0].at[0];
+    r.check(arrived && m.type == msg_timer_expired && m.size == 24 && m.index == 0 && m.reserved == 0,
+            "one-shot: the expiry posts HvMessageTimerExpired (0x80000010, 24 bytes, TimerIndex 0) into SINT2's slot");
+    bool never_early = m.expiration == due && m.delivery >= m.expiration && m.handler >= due;
+    r.check(arrived && never_early, "one-shot: ExpirationTime is the count; DeliveryTime and the handler not before it");
+    r.check(arrived && m.handler <= due + late_ms * units_per_ms, "one-shot: handler within the lateness bound of expiry");
+    r.diag("one-shot: delivery - expiration %ld, handler - expiration %ld (100 ns)",
+           static_cast<int64_t>(m.delivery - m.expiration), static_cast<int64_t>(m.handler - due));
+    vectors::spin_ms(10);
+    r.check(msgs[0].n == 1 && vectors::count(0, v_sint2) == 1 && !(read(config_msr(0)) & enable),
+            "one-shot: exactly one expiry and one SINT2 interrupt; the timer disables itself");
+
+    reset_log(0);
+    due = now() - 1000;
+    write(count_msr(0), due);
+    write(config_msr(0), sint(2) | enable);
+    arrived = vectors::wait_count(0, v_sint2, 1, late_ms);
+    r.check(arrived && msgs[0].at[0].expiration == due, "one-shot: a count already in the past fires at once");
+
+    reset_log(0);
+    write(msr::sint0 + 2, v_sint2 | sint_masked);
+    write(count_msr(0), now() + 2 * units_per_ms);
+    write(config_msr(0), sint(2) | enable);
+    vectors::spin_ms(2 + late_ms);
+    Slot& s = slot(0, 2);
+    r.check(s.type == msg_timer_expired && vectors::count(0, v_sint2) == 0,
+            "a masked SINT gets the expiry message in its slot and no interrupt");
+    clear_slot(0, 2);
+    write(msr::sint0 + 2, v_sint2);
+}
+
+// Median and maximum of delivery - expiration over the periodic run, for the bench tooling.
+void jitter(suite::Reporter& r, uint32_t n) {
+    if (n < 50) {
+        r.diag("stimer jitter not measured: %u periodic expiries (50 needed)", n);
+        return;
+    }
+    uint64_t d[periodic_n];
+    for (uint32_t i = 0; i < n; i++)
+        d[i] = msgs[0].at[i].delivery - msgs[0].at[i].expiration;
+    for (uint32_t i = 1; i < n; i++)
+        for (uint32_t j = i; j > 0 && d[j - 1] > d[j]; j--) {
+            uint64_t t = d[j];
+            d[j] = d[j - 1];
+            d[j - 1] = t;
+        }
+    r.diag("stimer-jitter median_100ns=%lu max_100ns=%lu", d[n / 2], d[n - 1]);
+}
+
+void periodic_checks(suite::Reporter& r) {
+    reset_log(0);
+    write(count_msr(1), periodic_units);
+    uint64_t t0 = now();
+    write(config_msr(1), periodic | sint(2) | enable);
+    uint64_t t1 = now();
+    vectors::wait_count(0, v_sint2, periodic_n, periodic_n * 5 + late_ms);
+    write(count_msr(1), 0);
+    uint32_t n = msgs[0].n < periodic_n ? msgs[0].n : periodic_n;
+    const Msg* at = msgs[0].at;
+    // The first period begins when the timer is enabled (TLFS synthetic timer count register).
+    r.check(n > 0 && at[0].index == 1 && at[0].expiration >= t0 + periodic_units &&
+                at[0].expiration <= t1 + periodic_units,
+            "periodic: the first expiry is one period after the enable");
+    // Expiration times are the hypervisor's own arithmetic in reference time, so no measurement
+    // noise enters: the k-th must be exactly k periods after the first, none skipped.
+    bool exact = n == periodic_n, early = false;
+    uint64_t worst = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        exact = exact && at[k].expiration == at[0].expiration + k * periodic_units && at[k].type == msg_timer_expired;
+        early = early || at[k].delivery < at[k].expiration || at[k].handler < at[k].expiration;
+        if (at[k].handler - at[k].expiration > worst)
+            worst = at[k].handler - at[k].expiration;
+    }
+    r.check(exact, "periodic: 60 expiries at exactly k periods of 5 ms after the first (no drift, none skipped)");
+    if (!exact)
+        r.diag("periodic: %u expiries; first at %lu, last at %lu", n, n ? at[0].expiration : 0,
+               n ? at[n - 1].expiration : 0);
+    r.check(n == periodic_n && !early && worst <= late_ms * units_per_ms,
+            "periodic: every expiry delivered and handled not before its time, within the lateness bound");
+    jitter(r, n);
+    uint32_t stopped = msgs[0].n;
+    vectors::spin_ms(20);
+    r.check(msgs[0].n == stopped && !(read(config_msr(1)) & enable), "periodic: count 0 stops it");
+    write(config_msr(1), 0);
+}
+
+// SINT3 polls: the suite reads the slot itself, so it can leave it busy.
+void busy_slot_checks(suite::Reporter& r) {
+    Slot& s = slot(0, 3);
+    clear_slot(0, 3);
+    uint64_t first = now() + 2 * units_per_ms, second = first + 2 * units_per_ms;
+    write(count_msr(2), first);
+    write(count_msr(3), second);
+    write(config_msr(2), sint(3) | enable);
+    write(config_msr(3), sint(3) | enable);
+    vectors::spin_ms(4 + late_ms);
+    bool held = s.type == msg_timer_expired && (s.payload[0] & 0xffffffff) == 2 && s.payload[1] == first;
+    r.check(held && (s.flags & 1), "busy slot: the second expiry waits; the slot keeps the first and shows message-pending");
+    if (!held || !(s.flags & 1))
+        r.diag("busy slot: type %x index %lu flags %u", s.type, s.payload[0] & 0xffffffff, s.flags);
+    uint64_t freed = now();
+    s.type = 0;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    write(msr::eom, 0);
+    for (uint64_t end = now() + late_ms * units_per_ms; s.type == 0 && now() < end;)
+        asm volatile("pause");
+    r.check(s.type == msg_timer_expired && (s.payload[0] & 0xffffffff) == 3 && s.payload[1] == second &&
+                s.payload[2] >= freed,
+            "after clearing the slot and EOM the waiting expiry arrives (TimerIndex 3, delivered after the EOM)");
+    clear_slot(0, 3);
+    write(config_msr(2), 0);
+    write(config_msr(3), 0);
+}
+
+bool simp_empty(uint32_t vp) {
+    for (uint32_t i = 0; i < 16; i++)
+        if (slot(vp, i).type)
+            return false;
+    return true;
+}
+
+void direct_checks(suite::Reporter& r) {
+    reset_log(0);
+    vectors::reset(v_direct);
+    uint64_t due = now() + 5 * units_per_ms;
+    write(count_msr(2), due);
+    write(config_msr(2), direct | (uint64_t{v_direct} << 4) | enable);
+    bool arrived = vectors::wait_count(0, v_direct, 1, 5 + late_ms);
+    vectors::spin_ms(10);
+    r.check(arrived && vectors::count(0, v_direct) == 1 && vectors::last_ref(0, v_direct) >= due,
+            "direct mode: the config's vector is raised once, not before the count");
+    r.check(simp_empty(0) && msgs[0].n == 0 && !(read(config_msr(2)) & enable),
+            "direct mode: no message in the SIMP; the one-shot disables itself");
+    write(config_msr(2), 0);
+
+    // Vectors 0-15 are not valid interrupts (SDM vol 3 11.5.2); the TLFS does not forbid the
+    // value, so the write is accepted and the expiry delivers nothing.
+    vectors::claim_vector15(true);
+    write(count_msr(2), now() + 2 * units_per_ms);
+    bool accepted = write(config_msr(2), direct | (uint64_t{15} << 4) | enable);
+    vectors::spin_ms(2 + late_ms);
+    r.check(accepted && vectors::count(0, 15) == 0 && simp_empty(0),
+            "direct mode with vector 15: accepted, and nothing is delivered");
+    vectors::claim_vector15(false);
+    write(config_msr(2), 0);
+
+    // The TLFS is silent on a timer whose SynIC is off: the write is accepted; nothing arrives.
+    write(msr::scontrol, 0);
+    reset_log(0);
+    write(count_msr(0), now() + 2 * units_per_ms);
+    accepted = write(config_msr(0), sint(2) | enable);
+    vectors::spin_ms(2 + late_ms);
+    r.check(accepted && simp_empty(0) && vectors::count(0, v_sint2) == 0,
+            "SINTx with the SynIC disabled: accepted, no message and no interrupt");
+    write(config_msr(0), 0);
+    write(count_msr(0), 0);
+    write(msr::scontrol, 1);
+}
+
+} // namespace
+
+int rt::partition_main(const root_abi::RootHandoff& h) {
+    suite::Reporter r(suite::sink());
+    r.begin(planned);
+    r.diag("stimer: backend %s, %u processors", h.backend, h.processor_count);
+    rt::pages::init(h);
+    vectors::init(h);
+    vectors::set_hook(v_sint2, consume_sint2);
+    rt::wrmsr(0x80f, 0x1ff);   // x2APIC SVR: software-enabled (SDM vol 3 11.9)
+    for (uint32_t i = 0; i < h.processor_count && i < vectors::max_vps; i++)
+        simp_page[i] = rt::pages::alloc();
+    if (!cpuid_checks(r))
+        r.diag("the timer MSRs are not offered: the checks below fail on #GP");
+    synic_on(0);
+    vectors::sti();
+    register_checks(r);
+    one_shot_checks(r);
+    periodic_checks(r);
+    busy_slot_checks(r);
+    direct_checks(r);
+    cross_vp_checks(r, h);
+    return r.finish();
+}
