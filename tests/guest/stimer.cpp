@@ -16,8 +16,14 @@ namespace {
 using namespace stimer_suite;
 
 constexpr unsigned planned = 25 + cross_vp_check_count;
-constexpr uint64_t periodic_units = 5 * units_per_ms;   // 5 ms
+// 20 ms: longer than the worst delivery latency seen on an idle emulator (about 10 ms under QEMU
+// TCG), so a correct hypervisor has no reason to skip a period there.
+constexpr uint64_t periodic_ms = 20, periodic_units = periodic_ms * units_per_ms;
 constexpr uint32_t periodic_n = 60;
+// The TLFS ("Periodic Timers") lets the hypervisor skip expiry signals it could not deliver in
+// time even for non-lazy timers, once period modulation cannot catch up: a stalled emulator may
+// cost a few periods, so up to 10% of the window's periods may lack a message.
+constexpr uint32_t periodic_skips_allowed = periodic_n / 10;
 
 bool cpuid_checks(suite::Reporter& r) {
     auto f = rt::cpuid(tlfs::cpuid::features);
@@ -43,10 +49,14 @@ void register_checks(suite::Reporter& r) {
     r.check(gp && read(config_msr(3)) == 0, "config reserved bits (15:13, 63:20) raise #GP and change nothing");
 
     uint64_t all = periodic | lazy | auto_enable | (uint64_t{0xab} << 4) | direct | sint(0xf);
-    bool took = write(config_msr(3), all) && read(config_msr(3)) == all;
-    took = write(count_msr(3), 0x123456789ull) && read(count_msr(3)) == 0x123456789ull && took;
-    r.check(took && !(read(config_msr(3)) & enable),
+    bool took = write(config_msr(3), all);
+    uint64_t config = read(config_msr(3));
+    took = write(count_msr(3), 0x123456789ull) && took;
+    uint64_t count = read(count_msr(3));
+    r.check(took && config == all && count == 0x123456789ull,
             "config takes periodic, lazy, auto-enable, vector, direct and SINTx; count reads back (no enable)");
+    if (config != all || count != 0x123456789ull)
+        r.diag("config wrote %lx read %lx; count wrote 0x123456789 read %lx", all, config, count);
     write(config_msr(3), 0);
     write(count_msr(3), 0);
 
@@ -142,7 +152,7 @@ void periodic_checks(suite::Reporter& r) {
     uint64_t t0 = now();
     write(config_msr(1), periodic | sint(2) | enable);
     uint64_t t1 = now();
-    vectors::wait_count(0, v_sint2, periodic_n, periodic_n * 5 + late_ms);
+    vectors::wait_count(0, v_sint2, periodic_n, (periodic_n + periodic_skips_allowed) * periodic_ms + late_ms);
     write(count_msr(1), 0);
     uint32_t n = msgs[0].n < periodic_n ? msgs[0].n : periodic_n;
     const Msg* at = msgs[0].at;
@@ -151,24 +161,36 @@ void periodic_checks(suite::Reporter& r) {
                 at[0].expiration <= t1 + periodic_units,
             "periodic: the first expiry is one period after the enable");
     // Expiration times are the hypervisor's own arithmetic in reference time, so no measurement
-    // noise enters: the k-th must be exactly k periods after the first, none skipped.
-    bool exact = n == periodic_n, early = false;
+    // noise enters: each must sit exactly on the grid of whole periods from the first (no drift).
+    bool grid = n == periodic_n, early = false;
     uint64_t worst = 0;
     for (uint32_t k = 0; k < n; k++) {
-        exact = exact && at[k].expiration == at[0].expiration + k * periodic_units && at[k].type == msg_timer_expired;
+        grid = grid && at[k].type == msg_timer_expired && at[k].expiration >= at[0].expiration &&
+               (at[k].expiration - at[0].expiration) % periodic_units == 0 &&
+               (k == 0 || at[k].expiration > at[k - 1].expiration);
         early = early || at[k].delivery < at[k].expiration || at[k].handler < at[k].expiration;
         if (at[k].handler - at[k].expiration > worst)
             worst = at[k].handler - at[k].expiration;
     }
-    r.check(exact, "periodic: 60 expiries at exactly k periods of 5 ms after the first (no drift, none skipped)");
+    uint64_t spanned = n ? (at[n - 1].expiration - at[0].expiration) / periodic_units + 1 : 0;
+    bool exact = grid && spanned <= n + periodic_skips_allowed;
+    r.check(exact, "periodic: 60 expiries on the grid of 20 ms periods from the first (no drift), at most 10% skipped");
+    for (uint32_t k = 1; k < n && !exact; k++)
+        if (at[k].expiration != at[k - 1].expiration + periodic_units) {
+            r.diag("periodic: expiry %u at %lu follows %lu (a step of %ld; delivered %lu, previous delivered %lu)", k,
+                   at[k].expiration, at[k - 1].expiration, static_cast<int64_t>(at[k].expiration - at[k - 1].expiration),
+                   at[k].delivery, at[k - 1].delivery);
+            break;
+        }
     if (!exact)
-        r.diag("periodic: %u expiries; first at %lu, last at %lu", n, n ? at[0].expiration : 0,
+        r.diag("periodic: %u expiries over %lu periods; first at %lu, last at %lu", n, spanned, n ? at[0].expiration : 0,
                n ? at[n - 1].expiration : 0);
+    r.diag("periodic: worst handler latency %lu (100 ns)", worst);
     r.check(n == periodic_n && !early && worst <= late_ms * units_per_ms,
             "periodic: every expiry delivered and handled not before its time, within the lateness bound");
     jitter(r, n);
     uint32_t stopped = msgs[0].n;
-    vectors::spin_ms(20);
+    vectors::spin_ms(3 * periodic_ms);
     r.check(msgs[0].n == stopped && !(read(config_msr(1)) & enable), "periodic: count 0 stops it");
     write(config_msr(1), 0);
 }
@@ -230,6 +252,9 @@ void direct_checks(suite::Reporter& r) {
     vectors::spin_ms(2 + late_ms);
     r.check(accepted && vectors::count(0, 15) == 0 && simp_empty(0),
             "direct mode with vector 15: accepted, and nothing is delivered");
+    if (!accepted || vectors::count(0, 15) || !simp_empty(0))
+        r.diag("direct vector 15: write %s, %u deliveries on vector 15, SIMP %s", accepted ? "accepted" : "#GP",
+               vectors::count(0, 15), simp_empty(0) ? "empty" : "not empty");
     vectors::claim_vector15(false);
     write(config_msr(2), 0);
 
