@@ -2,38 +2,11 @@
 // INIT-SIPI-SIPI, and the guest suites that run as the root pass.
 #include <catch2/catch.hpp>
 
-#include "harness.hpp"
+#include "suites.hpp"
 
 using system_test::boot;
-
-namespace {
-
-void expect_suite_passes(const std::vector<std::string>& args) {
-    auto r = boot(args);
-    INFO(r.text());
-    CHECK(r.has("KTAP version 1"));
-    CHECK(r.ktap_planned() > 0);
-    CHECK(r.ktap_count(true) == r.ktap_planned());
-    CHECK(r.ktap_count(false) == 0);
-    CHECK(r.status == 0);
-}
-
-// The four configurations a guest suite that exercises both vendors and cross-processor paths
-// must pass in: AMD-V under QEMU and VT-x under Bochs (the slower one), 1 and 4 processors.
-void in_every_configuration(const std::string& suite, void (*expect)(const std::vector<std::string>&)) {
-    struct Vendor {
-        const char* backend;
-        const char* label;
-        const char* timeout;
-    };
-    for (const Vendor& v : {Vendor{"svm", "AMD-V (QEMU)", "200"}, Vendor{"vmx", "VT-x (Bochs)", "600"}})
-        for (const char* smp : {"1", "4"})
-            DYNAMIC_SECTION(v.label << ", " << smp << (smp == std::string("1") ? " processor" : " processors")) {
-                expect({"--backend", v.backend, "--smp", smp, "--suite", suite, "--timeout", v.timeout});
-            }
-}
-
-} // namespace
+using system_test::expect_suite_passes;
+using system_test::in_every_configuration;
 
 TEST_CASE("The root partition starts every processor on AMD-V (QEMU)", "[root][svm]") {
     auto r = boot({"--backend", "svm", "--smp", "4", "--timeout", "180"});
