@@ -32,6 +32,18 @@ namespace {
                        RingStatus::write_index_misaligned);
 }
 
+// Takes over the index this end owns: read from the shared page once, when attaching, and checked.
+[[nodiscard]] RingStatus adopt_index(const RingMemory& m, uint32_t RingControl::*field,
+                                     RingStatus out_of_range, RingStatus misaligned, uint32_t& out) {
+    if (!geometry_ok(m))
+        return RingStatus::bad_geometry;
+    const uint32_t index = shared::load(&(m.control->*field));
+    if (const RingStatus s = check_index(index, m.data_size, out_of_range, misaligned); s != RingStatus::ok)
+        return s;
+    out = index;
+    return RingStatus::ok;
+}
+
 // Copies at a position of the data area, wrapping at its end. Callers guarantee pos < size and
 // n <= size, so both halves stay inside the data area whatever the peer wrote.
 void copy_from_ring(const RingMemory& m, uint32_t pos, uint8_t* dst, uint32_t n) {
@@ -87,14 +99,10 @@ RingStatus RingWriter::init() {
 }
 
 RingStatus RingWriter::attach() {
-    if (!geometry_ok(m_))
-        return RingStatus::bad_geometry;
-    const uint32_t w = shared::load(&m_.control->write_index);
-    if (const RingStatus s = check_write_index(w, m_.data_size); s != RingStatus::ok)
-        return s;
-    write_ = w;
-    ready_ = true;
-    return RingStatus::ok;
+    const RingStatus s = adopt_index(m_, &RingControl::write_index, RingStatus::write_index_out_of_range,
+                                     RingStatus::write_index_misaligned, write_);
+    ready_ = s == RingStatus::ok;
+    return s;
 }
 
 WriteResult RingWriter::write(const OutPacket& p, const Span* parts, uint32_t count) {
@@ -144,15 +152,12 @@ WriteResult RingWriter::write(const OutPacket& p, const Span* parts, uint32_t co
 }
 
 RingStatus RingReader::attach() {
-    if (!geometry_ok(m_))
-        return RingStatus::bad_geometry;
-    const uint32_t r = shared::load(&m_.control->read_index);
-    if (const RingStatus s = check_read_index(r, m_.data_size); s != RingStatus::ok)
-        return s;
-    read_ = published_ = r;
+    const RingStatus s = adopt_index(m_, &RingControl::read_index, RingStatus::read_index_out_of_range,
+                                     RingStatus::read_index_misaligned, read_);
+    published_ = read_;
     peeked_ = 0;
-    ready_ = true;
-    return RingStatus::ok;
+    ready_ = s == RingStatus::ok;
+    return s;
 }
 
 RingStatus RingReader::peek(uint8_t* buffer, uint32_t capacity, Packet& out) {

@@ -10,31 +10,14 @@
 
 #include <memory>
 
+#include "tests/fuzz/vmbus_fuzz_input.hpp"
 #include "vmbus/gpadl.hpp"
 
 using namespace vmbus;
 
 namespace {
 
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            __builtin_trap();                                                                      \
-    } while (0)
-
-struct Input {
-    const uint8_t* p;
-    size_t n;
-    uint64_t take(unsigned bytes) {
-        uint64_t v = 0;
-        for (unsigned i = 0; i < bytes && n; i++, n--)
-            v |= uint64_t{*p++} << (8 * i);
-        return v;
-    }
-    uint32_t u32() { return static_cast<uint32_t>(take(4)); }
-    uint16_t u16() { return static_cast<uint16_t>(take(2)); }
-    uint8_t u8() { return static_cast<uint8_t>(take(1)); }
-};
+using vmbus_fuzz::Input;
 
 // The guest owns every page below 2^40 except multiples of 13.
 bool owns(void*, uint64_t page) { return page < (uint64_t{1} << 40) && page % 13 != 0; }

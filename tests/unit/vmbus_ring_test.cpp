@@ -25,6 +25,24 @@ struct Ring {
     std::vector<uint8_t> data;
 };
 
+// A fresh ring with this end's writer (init) and reader (attached) on it.
+struct Channel {
+    explicit Channel(uint32_t size) : r(size), w(r.memory()), rd(r.memory()) {
+        EXPECT_EQ(w.init(), RingStatus::ok);
+        EXPECT_EQ(rd.attach(), RingStatus::ok);
+    }
+    Ring r;
+    RingWriter w;
+    RingReader rd;
+};
+
+// Three 32-byte packets (descriptor, 8 bytes, trailer).
+void write_three(RingWriter& w) {
+    const uint64_t v = 1;
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(w.write(OutPacket{}, &v, 8).status, RingStatus::ok) << i;
+}
+
 std::vector<uint8_t> pattern(uint32_t n, uint8_t seed) {
     std::vector<uint8_t> v(n);
     for (uint32_t i = 0; i < n; i++)
@@ -93,11 +111,8 @@ TEST(VmbusRing, RoundTripKeepsFieldsPaddingAndTrailer) {
 }
 
 TEST(VmbusRing, PeekDoesNotConsumeAndCommitPublishes) {
-    Ring r(256);
-    RingWriter w(r.memory());
-    RingReader rd(r.memory());
-    ASSERT_EQ(w.init(), RingStatus::ok);
-    ASSERT_EQ(rd.attach(), RingStatus::ok);
+    Channel ch(256);
+    auto& [r, w, rd] = ch;
     const uint64_t v = 42;
     ASSERT_EQ(w.write(OutPacket{}, &v, 8).status, RingStatus::ok);
     uint8_t buf[64];
@@ -112,11 +127,8 @@ TEST(VmbusRing, PeekDoesNotConsumeAndCommitPublishes) {
 }
 
 TEST(VmbusRing, GatherAndTypeSpecificHeader) {
-    Ring r(512);
-    RingWriter w(r.memory());
-    RingReader rd(r.memory());
-    ASSERT_EQ(w.init(), RingStatus::ok);
-    ASSERT_EQ(rd.attach(), RingStatus::ok);
+    Channel ch(512);
+    auto& [r, w, rd] = ch;
     const uint64_t header = 0xabcdef;
     const auto body = pattern(20, 3);
     const Span parts[] = {{&header, 8}, {body.data(), 10}, {body.data() + 10, 10}};
@@ -169,15 +181,11 @@ TEST(VmbusRing, WrapAroundAtEveryAlignment) {
 }
 
 TEST(VmbusRing, FullRingKeepsOneSlotGap) {
-    Ring r(128);
-    RingWriter w(r.memory());
-    RingReader rd(r.memory());
-    ASSERT_EQ(w.init(), RingStatus::ok);
-    ASSERT_EQ(rd.attach(), RingStatus::ok);
-    const uint64_t v = 1;
+    Channel ch(128);
+    auto& [r, w, rd] = ch;
     // 32 bytes a packet: 128 free, 96, 64, 32; the fourth would fill the ring exactly.
-    for (int i = 0; i < 3; i++)
-        ASSERT_EQ(w.write(OutPacket{}, &v, 8).status, RingStatus::ok) << i;
+    write_three(w);
+    const uint64_t v = 1;
     EXPECT_EQ(w.write(OutPacket{}, &v, 8).status, RingStatus::full);
     EXPECT_NE(r.c().write_index, r.c().read_index);
     uint8_t buf[64];
@@ -230,11 +238,8 @@ TEST(VmbusRing, BadGeometryIsRefused) {
 }
 
 TEST(VmbusRing, WriterSignalsOnEmptyToNonEmptyWhenUnmasked) {
-    Ring r(1024);
-    RingWriter w(r.memory());
-    RingReader rd(r.memory());
-    ASSERT_EQ(w.init(), RingStatus::ok);
-    ASSERT_EQ(rd.attach(), RingStatus::ok);
+    Channel ch(1024);
+    auto& [r, w, rd] = ch;
     const uint64_t v = 7;
     EXPECT_TRUE(w.write(OutPacket{}, &v, 8).signal) << "was empty";
     EXPECT_FALSE(w.write(OutPacket{}, &v, 8).signal) << "reader has work pending";
@@ -262,14 +267,9 @@ TEST(VmbusRing, ReaderSignalsWhenFreeSpaceCrossesPendingSendSize) {
     // 128-byte ring holding three 32-byte packets: 32 free, then 64, then 96.
     for (const Case c : {Case{40, true, false}, Case{70, false, true}, Case{64, false, true},
                          Case{0, false, false}, Case{200, false, false}}) {
-        Ring r(128);
-        RingWriter w(r.memory());
-        RingReader rd(r.memory());
-        ASSERT_EQ(w.init(), RingStatus::ok);
-        ASSERT_EQ(rd.attach(), RingStatus::ok);
-        const uint64_t v = 1;
-        for (int i = 0; i < 3; i++)
-            ASSERT_EQ(w.write(OutPacket{}, &v, 8).status, RingStatus::ok);
+        Channel ch(128);
+        auto& [r, w, rd] = ch;
+        write_three(w);
         w.request_space(c.pending);
         uint8_t buf[64];
         Packet p{};
@@ -281,15 +281,10 @@ TEST(VmbusRing, ReaderSignalsWhenFreeSpaceCrossesPendingSendSize) {
 }
 
 TEST(VmbusRing, ReaderSignalsOnlyWithTheFeatureBit) {
-    Ring r(128);
-    RingWriter w(r.memory());
-    RingReader rd(r.memory());
-    ASSERT_EQ(w.init(), RingStatus::ok);
+    Channel ch(128);
+    auto& [r, w, rd] = ch;
     r.c().feature_bits = 0;
-    ASSERT_EQ(rd.attach(), RingStatus::ok);
-    const uint64_t v = 1;
-    for (int i = 0; i < 3; i++)
-        ASSERT_EQ(w.write(OutPacket{}, &v, 8).status, RingStatus::ok);
+    write_three(w);
     w.request_space(40);
     uint8_t buf[64];
     Packet p{};
@@ -397,11 +392,8 @@ TEST(VmbusRingHostile, EachStatusIsDistinctAndNamed) {
 
 // The indices each end owns are kept privately: a peer rewriting them cannot move our reads or writes.
 TEST(VmbusRingHostile, PeerRewritingOurIndexIsIgnored) {
-    Ring r(256);
-    RingWriter w(r.memory());
-    RingReader rd(r.memory());
-    ASSERT_EQ(w.init(), RingStatus::ok);
-    ASSERT_EQ(rd.attach(), RingStatus::ok);
+    Channel ch(256);
+    auto& [r, w, rd] = ch;
     const uint64_t a = 0xaaaa, b = 0xbbbb;
     ASSERT_EQ(w.write(OutPacket{}, &a, 8).status, RingStatus::ok);
     r.c().write_index = 128;   // scribbled by the reading peer: our writer goes on after its packet
