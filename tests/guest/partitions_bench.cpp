@@ -6,6 +6,9 @@
 //   child-intercept-root  one OUT the root intercepts: DispatchVp returns with the I/O message,
 //                         the root completes it (SetVpRegisters RIP + 1) and dispatches again
 //   child-intercept-hv    one CPUID the hypervisor answers without leaving DispatchVp
+//   signal-event-child-root  a child's fast HvSignalEvent to the root's interrupt handler for the
+//                         port's SINT (partitions_bench_signal.cpp)
+//   null-hypercall-x2     two null hypercalls of the same child, its baseline
 // A benchmark, not a timed test: the checks say only that every run behaved and measured.
 #include "tests/guest/partitions_env.hpp"
 
@@ -66,7 +69,7 @@ uint64_t lifecycle(const uint64_t* deposit_list, uint64_t code, bool& ok, uint64
 
 int rt::partition_main(const root_abi::RootHandoff& h) {
     suite::Reporter r(suite::sink());
-    r.begin(3);
+    r.begin(5);
     r.diag("partitions-bench: %u lifecycles, %u batches of %u root round trips, %u CPUIDs a dispatch", runs,
            runs, per_batch, cpuids);
     rt::pages::init(h);
@@ -126,6 +129,14 @@ int rt::partition_main(const root_abi::RootHandoff& h) {
     r.diag("an intercept the root serves costs %lu.%02lu of one the hypervisor serves",
            root_cycles / (hv_cycles ? hv_cycles : 1), root_cycles * 100 / (hv_cycles ? hv_cycles : 1) % 100);
     static_cast<void>(remove(id));
+
+    SignalFigures sf = measure_signal_event(list, deposit_pages);
+    if (!sf.ok)
+        r.diag("signal-event-child-root: the child, its port or its connection could not be set up");
+    report(r, "signal-event-child-root", sf.signal_ok, sf.signal);
+    report(r, "null-hypercall-x2", sf.null_ok, sf.null_x2);
+    r.diag("a signal round costs the root %lu cycles, DispatchVp included; %lu interrupts on other vectors",
+           sf.root_round, sf.strays);
     return r.finish();
 }
 

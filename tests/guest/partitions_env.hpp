@@ -142,6 +142,17 @@ Env& env();
 
 uint64_t median_of(uint64_t* v, uint32_t n);
 
+// partitions-bench's SynIC figures (partitions_bench_signal.cpp): one child, a root event port.
+struct SignalFigures {
+    bool ok;                // the child and the port were set up
+    bool signal_ok, null_ok; // every round behaved
+    uint64_t signal;        // child's TSC before HvSignalEvent to the root's handler, median
+    uint64_t null_x2;       // two null hypercalls of the same child, median
+    uint64_t root_round;    // one signal round as the root sees it, DispatchVp included
+    uint64_t strays;        // interrupts on other vectors meanwhile
+};
+SignalFigures measure_signal_event(const uint64_t* deposit_list, uint16_t deposit_pages);
+
 // The parts of the `partitions` suite, in the order they run, with the checks each makes.
 inline constexpr unsigned unknown_id_checks = 18, error_checks = 100, lifecycle_checks = 16, ap_checks = 11,
                           accounting_checks = 6, last_checks = 1;
