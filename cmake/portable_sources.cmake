@@ -16,4 +16,5 @@ set(HV_PORTABLE_SOURCES
   partitions/region_list.cpp
   partitions/page_ledger.cpp
   hv/virt/guest_walk.cpp
+  hv/virt/lapic_regs.cpp
 )

@@ -13,6 +13,7 @@
 #include "hv/virt/synthetic_time.hpp"
 #include "hv/virt/uart.hpp"
 #include "hv/virt/vcpu.hpp"
+#include "hv/virt/lapic.hpp"
 #include "hv/virt/vtimer.hpp"
 #include "hypercalls/page.hpp"
 
@@ -44,6 +45,9 @@ struct Vp {
     uint64_t soft_irq[4]{};
     uint64_t soft_isr[4]{};      // raised by the hypervisor, injected, not yet EOIed (root VPs)
     virt::VpTimers timers{};     // APIC timer and synthetic timers (hv/virt/vtimer.hpp)
+    virt::ApicRegs lapic{};      // a child's local APIC (hv/virt/lapic.hpp); the root's is the processor's
+    bool halted_in_root = false;
+    uint8_t cr8 = 0;             // the root's TPR class as the exit loop last saw it (AMD-V V_TPR) // a child VP DispatchVp returned halted: wake it through the root's scheduler
     uint64_t exits[static_cast<int>(virt::ExitKind::unknown) + 1]{};
     uint32_t refusals_logged = 0;   // bounds the log lines a misbehaving guest can cause
     virt::SynicVp synic{};          // SynIC registers (hv/virt/synic.hpp), under the SynIC lock
@@ -57,6 +61,7 @@ struct Vp {
 };
 
 enum class PartitionKind : uint8_t { root, child };
+inline constexpr uint64_t root_partition_id = 1;   // the root's partition id; children get theirs from CreatePartition
 
 struct Partition {
     uint64_t id = 0;

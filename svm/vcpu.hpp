@@ -43,6 +43,10 @@ public:
     void set_gdtr(const hv::virt::DescriptorTable& t);
     void set_idtr(const hv::virt::DescriptorTable& t);
     [[nodiscard]] uint8_t cpl() const { return vmcb_->save.cpl; }
+    // V_TPR (APM 15.21.1): with V_INTR_MASKING the guest's MOV CR8 lands here, not at the
+    // local APIC, so the exit loop keeps the root's TPR in step with it.
+    [[nodiscard]] uint8_t virtual_tpr() const { return static_cast<uint8_t>(vmcb_->control.int_ctl & 0xf); }
+    void set_virtual_tpr(uint8_t v) { vmcb_->control.int_ctl = (vmcb_->control.int_ctl & ~0xfull) | (v & 0xf); }
     // An XSETBV exit: validates ECX and EDX:EAX, loads the new XCR0 or injects #GP(0), and
     // steps over the instruction (`length` 0: the 3 bytes of 0F 01 D1). True when accepted.
     bool handle_xsetbv(const hv::virt::GuestGprs& gprs, uint8_t length);

@@ -88,6 +88,8 @@ void Vcpu::write_controls(const hv::virt::PartitionHw& hw) {
     // INVD, XSETBV, CPUID and the VMX instructions exit unconditionally (25.1.2).
     uint32_t primary = primary_hlt_exiting | primary_use_io_bitmaps | primary_use_msr_bitmaps |
                        primary_secondary_controls;
+    if (hw.virtualize_cr8)
+        primary |= primary_cr8_load_exiting | primary_cr8_store_exiting;   // 25.1.3
     uint32_t secondary = secondary_enable_ept | secondary_unrestricted_guest |
                          supported_subset(secondary_enable_vpid | secondary_enable_rdtscp |
                                           secondary_enable_invpcid | secondary_enable_xsaves, c.secondary);

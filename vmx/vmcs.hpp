@@ -148,6 +148,8 @@ enum Primary : uint32_t {
     primary_invlpg_exiting = 1u << 9,
     primary_cr3_load_exiting = 1u << 15,
     primary_cr3_store_exiting = 1u << 16,
+    primary_cr8_load_exiting = 1u << 19,
+    primary_cr8_store_exiting = 1u << 20,
     primary_nmi_window = 1u << 22,
     primary_unconditional_io = 1u << 24,
     primary_use_io_bitmaps = 1u << 25,

@@ -38,8 +38,5 @@ void timer_oneshot(uint32_t ticks, uint8_t vector);
 [[nodiscard]] uint32_t timer_current();
 void calibrate_timer();
 [[nodiscard]] uint64_t timer_hz();
-// The timer's input clock before the divider (timer_hz() x 16): what the TLFS APIC frequency
-// MSR reports and the clock the partitions' virtual APIC timers count (hv/virt/vtimer.hpp).
-[[nodiscard]] inline uint64_t bus_hz() { return timer_hz() * 16; }
 
 } // namespace hv::apic

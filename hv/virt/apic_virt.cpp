@@ -135,6 +135,8 @@ Outcome x2apic_read(Vp& vp, uint32_t msr) {
     switch (msr) {
     case msr_id:
         return ok(vp.apic_id);
+    case msr_ppr:
+        return ok(root_ppr(vp));
     case msr_ldr:   // x2APIC logical id: cluster in 31:16, one bit of 16 in 15:0 (SDM 11.12.10.2)
         return ok(((vp.apic_id >> 4) << 16) | (1u << (vp.apic_id & 0xf)));
     case msr_icr:

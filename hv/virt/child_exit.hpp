@@ -1,12 +1,15 @@
 // What a child VP's exit means (hv/virt/child_vp.cpp's dispatch loop): handled in the
 // hypervisor and the child resumes, or handed to the root with a report and DispatchVp returns.
-// Children see a plain PC: an xAPIC the root emulates, MTRRs reading as "write-back, no ranges",
-// the TLFS leaves without CpuManagement; everything else they touch is the root's to emulate.
+// Children see a plain PC: a local APIC the hypervisor emulates (hv/virt/lapic.hpp: xAPIC page
+// or x2APIC MSRs), MTRRs reading as "write-back, no ranges", the TLFS leaves without
+// CpuManagement; everything else they touch is the root's to emulate.
 #pragma once
 #include "hv/virt/child_internal.hpp"
 #include "hv/virt/exit_loop.hpp"
 #include "hv/virt/guest_memory.hpp"
 #include "hv/virt/guest_walk.hpp"
+#include "hv/virt/lapic.hpp"
+#include "partitions/devices/x86_emulate.hpp"
 
 namespace hv::virt::children {
 
@@ -19,11 +22,9 @@ inline bool listed(const uint32_t* list, uint32_t n, uint32_t v) {
 
 // MSRs a child reads and writes without the root: the few a PC kernel expects to find.
 inline Outcome child_msr(Vp& vp, uint32_t msr, bool write, uint64_t value) {
-    if (msr >= x2apic_first && msr <= x2apic_last)
-        return {true, 0};   // no x2APIC offered (CPUID)
+    if ((msr >= x2apic_first && msr <= x2apic_last) || msr == 0x1b || msr == msr_tsc_deadline)
+        return child_apic_msr(vp, msr, write, value);
     switch (msr) {
-    case 0x1b:              // IA32_APIC_BASE: the root's xAPIC at its default place
-        return {false, write ? 0 : 0xfee00000ull | (1u << 11) | (vp.index == 0 ? 1u << 8 : 0)};
     case 0xfe:              // MTRRcap: no variable or fixed ranges
         return {false, 0};
     case 0x2ff:             // MTRRdefType: enabled, write-back
@@ -50,26 +51,94 @@ inline bool read_entry(void* ctx, uint64_t gpa, unsigned bytes, uint64_t& out) {
     return read_guest(*static_cast<WalkCtx*>(ctx)->p, GuestPhysAddr(gpa), &out, bytes);
 }
 
-// Up to 16 bytes at CS:RIP, through the child's own page tables: the root decodes them to
-// emulate a device access (TLFS memory intercept message).
-template <class V> void fetch_instruction(const Partition& p, V& cpu, DispatchReport& out) {
+// Up to 16 bytes at CS:`rip`, through the child's own page tables (how many could be read).
+template <class V> uint8_t fetch_bytes(const Partition& p, V& cpu, uint64_t rip, uint8_t (&bytes)[16]) {
     GuestPaging pg{cpu.read(Reg::cr0), cpu.read(Reg::cr3), cpu.read(Reg::cr4), cpu.read(Reg::efer)};
     Segment cs = cpu.segment(Seg::cs);
     bool long64 = (pg.efer & (1u << 10)) && (cs.attr & (1u << 9));
-    uint64_t linear = (long64 ? 0 : cs.base) + out.rip;
+    uint64_t linear = (long64 ? 0 : cs.base) + rip;
     WalkCtx ctx{&p};
-    out.instruction_count = 0;
-    while (out.instruction_count < 16) {
+    uint8_t count = 0;
+    while (count < 16) {
         uint64_t gpa;
-        if (translate_linear(pg, linear + out.instruction_count, read_entry, &ctx, gpa) != WalkResult::ok)
+        if (translate_linear(pg, linear + count, read_entry, &ctx, gpa) != WalkResult::ok)
             break;
         uint64_t in_page = page_size - (gpa & (page_size - 1));
-        uint64_t want = 16u - out.instruction_count;
+        uint64_t want = 16u - count;
         uint64_t n = want < in_page ? want : in_page;
-        if (!read_guest(p, GuestPhysAddr(gpa), out.instruction_bytes + out.instruction_count, n))
+        if (!read_guest(p, GuestPhysAddr(gpa), bytes + count, n))
             break;
-        out.instruction_count = static_cast<uint8_t>(out.instruction_count + n);
+        count = static_cast<uint8_t>(count + n);
     }
+    return count;
+}
+
+// Up to 16 bytes at CS:RIP, through the child's own page tables: the root decodes them to
+// emulate a device access (TLFS memory intercept message).
+template <class V> void fetch_instruction(const Partition& p, V& cpu, DispatchReport& out) {
+    out.instruction_count = fetch_bytes(p, cpu, out.rip, out.instruction_bytes);
+}
+
+// The xAPIC page as the instruction emulator's device: aligned 32-bit accesses only (SDM vol 3
+// 11.4.1); other sizes read the register's bytes and drop writes.
+struct ApicPageBus final : devices::x86::MmioBus {
+    Vp& vp;
+    bool fault = false;
+    explicit ApicPageBus(Vp& v) : vp(v) {}
+    uint64_t read(uint64_t gpa, unsigned size) override {
+        auto off = static_cast<uint32_t>(gpa & 0xfff);
+        uint64_t v = 0;
+        if (!child_apic_access(vp, off & ~0xfu, false, v))
+            return 0;
+        v = (v & 0xffffffffu) >> ((off & 3) * 8);
+        return size >= 4 ? v : v & ((1ull << (size * 8)) - 1);
+    }
+    void write(uint64_t gpa, unsigned size, uint64_t value) override {
+        auto off = static_cast<uint32_t>(gpa & 0xfff);
+        if ((off & 0xf) || size < 4)
+            return;
+        uint64_t v = static_cast<uint32_t>(value);
+        static_cast<void>(child_apic_access(vp, off, true, v));
+    }
+};
+
+// A child's access to its xAPIC page, emulated here. False: not the APIC's (the root's to see).
+template <class V> bool emulate_apic_page(Vp& vp, V& cpu, const Intercept& x) {
+    if ((x.gpa.gpa & ~0xfffull) != apic_default_base || vp.lapic.x2apic || !vp.lapic.enabled || x.gpa.execute)
+        return false;
+    namespace dx = devices::x86;
+    uint8_t bytes[16];
+    uint64_t rip = cpu.read(Reg::rip);
+    uint8_t n = fetch_bytes(*vp.partition, cpu, rip, bytes);
+    uint64_t cr0 = cpu.read(Reg::cr0), efer = cpu.read(Reg::efer);
+    Segment cs = cpu.segment(Seg::cs);
+    dx::CpuMode mode = !(cr0 & 1)                                        ? dx::CpuMode::bits16
+                       : ((efer & (1u << 10)) && (cs.attr & (1u << 9))) ? dx::CpuMode::bits64
+                       : (cs.attr & (1u << 10))                          ? dx::CpuMode::bits32
+                                                                         : dx::CpuMode::bits16;
+    dx::Registers r;
+    for (uint32_t i = 0; i < 16; i++)
+        r.gpr[i] = vp.gprs.r[i];
+    r.gpr[static_cast<uint8_t>(Gpr::rsp)] = cpu.read(Reg::rsp);
+    r.rip = rip;
+    r.rflags = cpu.read(Reg::rflags);
+    ApicPageBus bus(vp);
+    struct NoMemory final : dx::GuestMemory {} mem;
+    dx::MmioFault where{x.gpa.gpa, x.gpa.write ? dx::Access::write : dx::Access::read};
+    dx::Result res = dx::emulate(bytes, n, mode, r, where, bus, mem);
+    if (res.status == dx::Status::fault) {
+        inject_exception(cpu, res.fault.vector, res.fault.has_error_code, res.fault.error_code);
+        return true;
+    }
+    if (res.status != dx::Status::done)
+        return false;   // an instruction the emulator does not do: the root sees it (and stops the child)
+    uint64_t rsp = r.gpr[static_cast<uint8_t>(Gpr::rsp)];
+    for (uint32_t i = 0; i < 16; i++)
+        vp.gprs.r[i] = r.gpr[i];
+    cpu.write(Reg::rsp, rsp);
+    cpu.write(Reg::rip, r.rip);
+    cpu.write(Reg::rflags, r.rflags);
+    return true;
 }
 
 template <class V> bool report(Vp& vp, V& cpu, const Intercept& x, DispatchReport& out,
@@ -154,6 +223,8 @@ template <class Vendor, class V> bool child_exit(Vp& root_vp, Vp& vp, V& cpu, co
             return false;
         return report(vp, cpu, x, out, DispatchReport::Reason::halted);
     case ExitKind::gpa_access:
+        if (emulate_apic_page(vp, cpu, x))
+            return false;
         report(vp, cpu, x, out);
         fetch_instruction(*vp.partition, cpu, out);
         return true;
@@ -200,6 +271,24 @@ template <class Vendor, class V> bool child_exit(Vp& root_vp, Vp& vp, V& cpu, co
         cpu.advance_rip(length_or(x, 2));
         return false;
     case ExitKind::cr_access:
+        if (x.cr.cr == 8 && x.cr.gpr < 16) {
+            // MOV CR8 (VT-x CR8 exiting): CR8 is TPR[7:4] of the child's APIC (SDM vol 3 11.8.6).
+            bool rsp = x.cr.gpr == static_cast<uint8_t>(Gpr::rsp);
+            if (x.cr.write) {
+                uint64_t v = rsp ? cpu.read(Reg::rsp) : vp.gprs.r[x.cr.gpr];
+                if (v >> 4) {
+                    inject_exception(cpu, vector_gp, true, 0);   // reserved bits 63:4
+                    return false;
+                }
+                vp.lapic.tpr = static_cast<uint32_t>(v) << 4;
+            } else if (rsp) {
+                cpu.write(Reg::rsp, vp.lapic.tpr >> 4);
+            } else {
+                vp.gprs.r[x.cr.gpr] = vp.lapic.tpr >> 4;
+            }
+            cpu.advance_rip(length_or(x, 3));
+            return false;
+        }
         inject_exception(cpu, vector_gp, true, 0);
         return false;
     case ExitKind::interrupt_window:

@@ -79,6 +79,7 @@ template <class Vendor> bool init_hw(Child& c) {
         return false;
     }
     c.part.hw.tag = static_cast<uint16_t>(tag);
+    c.part.hw.virtualize_cr8 = true;
     if (!Vendor::alloc_bitmaps(c.part.hw, c.part.msr_bitmap, c.part.io_bitmap, true))
         return false;
     // Registers a VP switch already saves and restores are the child's to use freely.
@@ -88,7 +89,9 @@ template <class Vendor> bool init_hw(Child& c) {
         Vendor::pass_msr(c.part.msr_bitmap, msr);
     Vendor::intercept_msr(c.part.msr_bitmap, 0x10, false, true);   // TSC writes stay ours
     uint64_t privileges = c.requested_privileges ? c.requested_privileges : kDefaultChildPrivileges;
-    c.part.cpuid = CpuidPolicy{privileges, tlfs::feature_edx::guest_crash_msrs, 0, kMaxChildVps, kMaxChildVps, false};
+    // x2APIC and TSC-deadline: the hypervisor emulates the child's local APIC (lapic.hpp).
+    c.part.cpuid = CpuidPolicy{privileges, tlfs::feature_edx::guest_crash_msrs | tlfs::feature_edx::direct_synthetic_timers, 0,
+                               kMaxChildVps, kMaxChildVps, true};
     return true;
 }
 
@@ -115,7 +118,9 @@ template <class Vendor> Status create_vp_impl(Child& c, uint32_t index) {
     vp.partition = &c.part;
     vp.index = index;
     vp.apic_id = index;   // children's APIC ids are their VP indices (the root's MADT says so)
+    vp.lapic.id = index;
     vp.state = VpState::stopped;
+    vp.halted_in_root = true;   // not started: it waits in the root's scheduler until a SIPI
     vp.vcpu = Vendor::create_vcpu_in(c.part.hw, ctl, xsave, b->vcpu);
     if (!vp.vcpu) {
         push_deposit(c, xsave);
@@ -198,6 +203,7 @@ template <class Vendor> Status delete_vp_impl(Child& c, Vp& vp) {
     if (!bring_here<Vendor>(vp))
         return Status::invalid_vp_state;
     Vendor::retire(vcpu_of<Vendor>(vp));
+    timers_forget(vp);
     // Out of the table under the SynIC lock first (lock order: SynIC, then the manager's), so no
     // message or event delivery still holds a pointer to it when its pages are reused.
     struct Ctx {
@@ -259,7 +265,7 @@ Status with_vp(uint64_t id, uint32_t vp_index, void (*fn)(void*, Vp&), void* ctx
     return here ? Status::success : Status::invalid_vp_state;
 }
 
-Status assert_interrupt(uint64_t id, InterruptType type, uint32_t apic_id, uint8_t vector) {
+Status assert_interrupt(uint64_t id, InterruptType type, uint32_t apic_id, uint8_t vector, bool from_hypervisor) {
     Manager& m = manager();
     Vp* target = nullptr;
     {
@@ -275,7 +281,7 @@ Status assert_interrupt(uint64_t id, InterruptType type, uint32_t apic_id, uint8
         case InterruptType::fixed:
             if (vector < 16)
                 return Status::invalid_parameter;
-            __atomic_fetch_or(&target->pending_irq[vector / 64], 1ull << (vector % 64), __ATOMIC_RELEASE);
+            raise_soft(*target, vector);
             break;
         case InterruptType::nmi:
             target->nmi_pending = true;
@@ -283,6 +289,7 @@ Status assert_interrupt(uint64_t id, InterruptType type, uint32_t apic_id, uint8
         case InterruptType::init:
             if (target->state == VpState::running || target->state == VpState::runnable)
                 return Status::invalid_vp_state;   // resetting a running VP: not offered
+            child_apic_reset(*target);
             target->state = VpState::wait_for_sipi;
             break;
         case InterruptType::sipi:
@@ -296,18 +303,31 @@ Status assert_interrupt(uint64_t id, InterruptType type, uint32_t apic_id, uint8
     }
     if (__atomic_load_n(&target->running, __ATOMIC_ACQUIRE))
         kick(*target);   // make it take the event now, not at its next exit
+    if (from_hypervisor)
+        synic::scheduler_signal(*target);   // does nothing unless it waits halted in the root
     return Status::success;
 }
 
 namespace {
 
-template <class Vendor> Status dispatch_impl(Vp& root_vp, Vp& vp, DispatchReport& out) {
+// Whether `vp` may block now: the flag that lets senders wake it through the root's scheduler
+// goes up first, then what is pending is looked at again, so an interrupt raised in between
+// either is seen here or signals the root (synic::scheduler_signal).
+bool may_block(Vp& vp, bool interruptible) {
+    __atomic_store_n(&vp.halted_in_root, true, __ATOMIC_SEQ_CST);
+    VpState s = __atomic_load_n(&vp.state, __ATOMIC_SEQ_CST);
+    bool waits_for_start = s == VpState::stopped || s == VpState::wait_for_sipi;
+    if (waits_for_start || !(vp.nmi_pending || (irq_deliverable(vp) && interruptible)))
+        return true;
+    __atomic_store_n(&vp.halted_in_root, false, __ATOMIC_SEQ_CST);
+    return false;
+}
+
+template <class Vendor> Status dispatch_loop(Vp& root_vp, Vp& vp, DispatchReport& out) {
     auto& cpu = vcpu_of<Vendor>(vp);
-    if (!bring_here<Vendor>(vp))
-        return Status::invalid_vp_state;
     for (;;) {
         VpState s = __atomic_load_n(&vp.state, __ATOMIC_ACQUIRE);
-        if (s == VpState::stopped || s == VpState::wait_for_sipi) {
+        if ((s == VpState::stopped || s == VpState::wait_for_sipi) && may_block(vp, false)) {
             out.reason = DispatchReport::Reason::halted;
             return Status::success;
         }
@@ -320,11 +340,35 @@ template <class Vendor> Status dispatch_impl(Vp& root_vp, Vp& vp, DispatchReport
         if (__atomic_exchange_n(&vp.flush_nested, false, __ATOMIC_ACQ_REL))
             Vendor::flush_nested(cpu);
         prepare_events(vp, cpu);
+        if constexpr (requires { cpu.set_virtual_tpr(uint8_t{0}); })
+            cpu.set_virtual_tpr(static_cast<uint8_t>(vp.lapic.tpr >> 4));
         Intercept x = cpu.run(vp.gprs);
         vp.exits[static_cast<int>(x.kind)]++;
-        if (child_exit<Vendor>(root_vp, vp, cpu, x, out))
+        if constexpr (requires { cpu.virtual_tpr(); })
+            if (cpu.virtual_tpr() != (vp.lapic.tpr >> 4))
+                vp.lapic.tpr = uint32_t{cpu.virtual_tpr()} << 4;   // MOV CR8 (APM 15.21.1)
+        if (child_exit<Vendor>(root_vp, vp, cpu, x, out)) {
+            if (out.reason != DispatchReport::Reason::halted || may_block(vp, cpu.interruptible()))
+                return Status::success;
+            out = DispatchReport{};   // something arrived as it halted: run on
+        } else if (root_vp.nmi_pending || irq_deliverable(root_vp)) {
+            // The exit gave the root something to take (the child signalled or posted to it):
+            // the root runs now, not at its next timer tick.
+            report(vp, cpu, x, out, DispatchReport::Reason::interrupted);
             return Status::success;
+        }
     }
+}
+
+template <class Vendor> Status dispatch_impl(Vp& root_vp, Vp& vp, DispatchReport& out) {
+    if (!bring_here<Vendor>(vp))
+        return Status::invalid_vp_state;
+    __atomic_store_n(&vp.halted_in_root, false, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&vp.cpu, this_cpu().index, __ATOMIC_RELEASE);   // where kick() finds it
+    timers_enter(vp);
+    Status s = dispatch_loop<Vendor>(root_vp, vp, out);
+    timers_leave(vp, out.reason == DispatchReport::Reason::halted);
+    return s;
 }
 
 } // namespace
@@ -344,8 +388,11 @@ namespace {
 
 template <class Vendor> void retire_all(Child& c) {
     for (Vp* vp : c.vp_table)
-        if (vp && bring_here<Vendor>(*vp))
-            Vendor::retire(vcpu_of<Vendor>(*vp));
+        if (vp) {
+            timers_forget(*vp);
+            if (bring_here<Vendor>(*vp))
+                Vendor::retire(vcpu_of<Vendor>(*vp));
+        }
 }
 
 } // namespace

@@ -23,7 +23,8 @@ inline constexpr uint32_t kMaxChildVps = 64;
 inline constexpr uint64_t kDefaultChildPrivileges =
     tlfs::privilege::vp_index_msr | tlfs::privilege::hypercall_msrs | tlfs::privilege::access_partition_id |
     tlfs::privilege::time_ref_count_msr | tlfs::privilege::partition_reference_tsc | tlfs::privilege::frequency_msrs |
-    tlfs::privilege::synic_msrs | tlfs::privilege::post_messages | tlfs::privilege::signal_events;
+    tlfs::privilege::synic_msrs | tlfs::privilege::synthetic_timer_msrs | tlfs::privilege::post_messages |
+    tlfs::privilege::signal_events;
 inline constexpr uint32_t kMaxInterceptEntries = 32;
 
 struct InterceptConfig {
@@ -119,7 +120,10 @@ struct VpContext {
 [[nodiscard]] Status with_vp(uint64_t id, uint32_t vp_index, void (*fn)(void* ctx, Vp& vp), void* ctx);
 
 enum class InterruptType : uint8_t { fixed, nmi, init, sipi };
-[[nodiscard]] Status assert_interrupt(uint64_t id, InterruptType type, uint32_t apic_id, uint8_t vector);
+// `from_hypervisor`: an IPI between the child's own VPs or a timer; a target halted in the root's
+// scheduler is then woken through it (synic::scheduler_signal). The root's own calls wake it themselves.
+[[nodiscard]] Status assert_interrupt(uint64_t id, InterruptType type, uint32_t apic_id, uint8_t vector,
+                                      bool from_hypervisor = false);
 
 // Runs the child VP on the calling processor until the root is needed (TLFS DispatchVp).
 [[nodiscard]] Status dispatch(Vp& root_vp, uint64_t id, uint32_t vp_index, DispatchReport& out);

@@ -3,6 +3,7 @@
 // gives it meaning: policy, emulation, injection. A guest's misbehaviour ends in an injected
 // fault or a log line, never a hypervisor panic.
 #pragma once
+#include "hv/arch/apic.hpp"
 #include "hv/arch/x86.hpp"
 #include "hv/console.hpp"
 #include "hv/panic.hpp"
@@ -58,6 +59,18 @@ template <class V> Outcome efer_access(V& cpu, bool write, uint64_t value) {
     return {false, 0};
 }
 
+// AMD-V: the root's MOV CR8 changes V_TPR without an exit; the physical TPR (which the root's
+// x2APIC TPR register is, and which gates its physical interrupts) follows at the next exit.
+template <class V> [[gnu::always_inline]] inline void sync_cr8(Vp& vp, V& cpu) {
+    if constexpr (requires { cpu.virtual_tpr(); }) {
+        uint8_t c = cpu.virtual_tpr();
+        if (c != vp.cr8) [[unlikely]] {
+            vp.cr8 = c;
+            apic::write_reg(0x80, uint32_t{c} << 4);
+        }
+    }
+}
+
 template <class V> void handle_msr(Vp& vp, V& cpu, const Intercept& x, bool write) {
     auto msr = static_cast<uint32_t>(vp.gprs[Gpr::rcx]);
     uint64_t value = (vp.gprs[Gpr::rdx] << 32) | static_cast<uint32_t>(vp.gprs[Gpr::rax]);
@@ -70,6 +83,11 @@ template <class V> void handle_msr(Vp& vp, V& cpu, const Intercept& x, bool writ
     }
     if (!write)
         set_edx_eax(cpu, vp, o.value);
+    if constexpr (requires { cpu.set_virtual_tpr(uint8_t{0}); })
+        if (write && (msr == 0x808 || msr == tlfs::msr::tpr) && vp.partition->kind == PartitionKind::root) {
+            vp.cr8 = static_cast<uint8_t>((value >> 4) & 0xf);   // and CR8 reads what the TPR says
+            cpu.set_virtual_tpr(vp.cr8);
+        }
     cpu.advance_rip(length_or(x, 2));
 }
 
@@ -246,6 +264,7 @@ template <class Vendor> [[noreturn]] void run_vp(Vp& vp) {
         prepare_events(vp, cpu);
         Intercept x = cpu.run(vp.gprs);
         vp.exits[static_cast<int>(x.kind)]++;
+        sync_cr8(vp, cpu);
         handle_exit(vp, cpu, x);
     }
 }

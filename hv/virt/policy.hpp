@@ -49,6 +49,9 @@ template <class Vendor> void install_policy(Partition& p) {
         Vendor::intercept_io(p.io_bitmap, debug_exit_port);
 }
 
+// A child's IA32_APIC_BASE, IA32_TSC_DEADLINE and x2APIC MSRs (hv/virt/lapic.cpp).
+[[nodiscard]] Outcome child_apic_msr(Vp& vp, uint32_t msr, bool write, uint64_t value);
+
 // The root's virtual x2APIC (hv/virt/apic_virt.cpp).
 [[nodiscard]] Outcome x2apic_read(Vp& vp, uint32_t msr);
 [[nodiscard]] Outcome x2apic_write(Vp& vp, uint32_t msr, uint64_t value);

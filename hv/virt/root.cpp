@@ -133,7 +133,7 @@ template <class Vendor> [[noreturn]] void start(const boot::BootInfo& info, cons
     new (root) Partition;
     new (layout) RootLayout;
     Partition& p = *root;
-    p.id = 1;
+    p.id = root_partition_id;
     p.kind = PartitionKind::root;
     __builtin_memcpy(p.name, "root", 5);
     p.debug_exit_port = options.on_stop == StopAction::emulator_exit;

@@ -8,6 +8,10 @@ set(VIRT_IMAGE_SOURCES
   ${PROJECT_SOURCE_DIR}/hv/virt/synthetic_time.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/synic.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/vtimer.cpp
+  ${PROJECT_SOURCE_DIR}/hv/virt/lapic.cpp
+  # The children's xAPIC page is decoded with the root's instruction emulator (Zydis).
+  ${PROJECT_SOURCE_DIR}/partitions/devices/x86_emulate.cpp
+  ${PROJECT_SOURCE_DIR}/partitions/devices/decode_zydis.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/root_layout.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/root.cpp
   ${PROJECT_SOURCE_DIR}/hv/virt/guest_memory.cpp

@@ -35,11 +35,20 @@ struct Connection {
     uint32_t port_id = 0;
 };
 
+// Scheduler VP signals waiting for root VP 0's SINT 0 slot (synic.hpp, scheduler_signal).
+struct SchedulerSignals {
+    uint32_t count = 0;
+    uint32_t overflow = 0;
+    uint64_t partition[r::vp_signal_pairs_max] = {};
+    uint32_t vp[r::vp_signal_pairs_max] = {};
+};
+
 struct State {
     Spinlock lock;
     Port ports[max_ports];
     Connection connections[max_connections];
     MessagePool<message_pool_size> pool;
+    SchedulerSignals sched;
 };
 State& state() {
     static State s;
@@ -61,15 +70,18 @@ Connection* find_connection(State& s, uint64_t partition, uint32_t id) {
 
 bool has_synic(const Partition& p) { return p.cpuid.privileges & tlfs::privilege::synic_msrs; }
 
+Vp* notify_scheduler(State& s, Vp& child);
+
 // Marks the SINT's vector pending on `vp`; returns the VP to wake once the lock is dropped.
 Vp* raise(Vp& vp, uint32_t sint) {
     uint64_t reg = vp.synic.sint[sint];
     if (!sint_interrupts(reg))
         return nullptr;
     raise_soft(vp, sint_vector(reg));
-    // A child VP runs only when the root dispatches it: one not in its guest sees it at entry.
+    // A child VP runs only when the root dispatches it: one not in its guest sees it at entry,
+    // and one halted in the root's scheduler is woken there.
     if (vp.partition->child && !__atomic_load_n(&vp.running, __ATOMIC_ACQUIRE))
-        return nullptr;
+        return notify_scheduler(state(), vp);
     return &vp;
 }
 
@@ -126,6 +138,60 @@ void wake(Vp* vp) {
         kick(*vp);
 }
 
+// Posts the pending scheduler signals into root VP 0's SINT 0 slot if it is empty; returns the
+// VP to kick. Under the lock.
+Vp* flush_scheduler(State& s) {
+    SchedulerSignals& q = s.sched;
+    if (!q.count && !q.overflow)
+        return nullptr;
+    Partition* root = children::find_partition(root_partition_id);
+    Vp* vp0 = root ? root->vp_at(0) : nullptr;
+    if (!vp0 || !vp0->synic.simp_on())
+        return nullptr;   // the root takes no signals (yet): they wait
+    if (slot_type(*vp0, 0) != 0) {
+        set_pending_flag(*vp0, 0);
+        if (slot_type(*vp0, 0) != 0)   // still busy: the root's EOM brings them
+            return nullptr;
+    }
+    r::SchedulerVpSignalPair pl{};
+    pl.overflow_count = q.overflow;
+    pl.vp_count = static_cast<uint8_t>(q.count);
+    for (uint32_t i = 0; i < q.count; i++) {
+        pl.partition_ids[i] = q.partition[i];
+        pl.vp_indexes[i] = q.vp[i];
+    }
+    r::Message m = make_message(static_cast<uint32_t>(r::MessageType::scheduler_vp_signal_pair), 0, &pl, sizeof pl);
+    if (!fill_slot(*vp0, 0, m, false))
+        return nullptr;
+    q = SchedulerSignals{};
+    uint64_t reg = vp0->synic.sint[0];
+    if (!sint_interrupts(reg))
+        return nullptr;
+    raise_soft(*vp0, sint_vector(reg));
+    return vp0;
+}
+
+Vp* notify_scheduler(State& s, Vp& child) {
+    // Once per halt: the flag is set when DispatchVp returns the VP halted.
+    if (!__atomic_exchange_n(&child.halted_in_root, false, __ATOMIC_ACQ_REL))
+        return nullptr;
+    SchedulerSignals& q = s.sched;
+    uint64_t id = child.partition->id;
+    bool known = false;
+    for (uint32_t i = 0; i < q.count; i++)
+        known = known || (q.partition[i] == id && q.vp[i] == child.index);
+    if (!known) {
+        if (q.count < r::vp_signal_pairs_max) {
+            q.partition[q.count] = id;
+            q.vp[q.count] = child.index;
+            q.count++;
+        } else {
+            q.overflow++;
+        }
+    }
+    return flush_scheduler(s);
+}
+
 // The target VP of a port, with its partition checked to be alive.
 Vp* target_vp(const Port& port) {
     Partition* p = children::find_partition(port.partition);
@@ -179,6 +245,9 @@ bool synic_write(Vp& vp, uint32_t msr, uint64_t value) {
             for (uint32_t i = 0; i < sint_count; i++)
                 if (Vp* x = deliver_queued(s, vp, i))
                     w = x;
+            if (vp.partition->id == root_partition_id && vp.index == 0)
+                if (Vp* x = flush_scheduler(s))
+                    w = x;
             break;
         default:
             if (!sint_valid(value))
@@ -195,6 +264,15 @@ bool synic_write(Vp& vp, uint32_t msr, uint64_t value) {
 
 namespace synic {
 
+void scheduler_signal(Vp& child_vp) {
+    Vp* w;
+    {
+        IrqLockGuard g(state().lock);
+        w = notify_scheduler(state(), child_vp);
+    }
+    wake(w);
+}
+
 HvDelivery post_from_hypervisor(Vp& vp, uint32_t sint, const r::Message& m) {
     State& s = state();
     Vp* w = nullptr;
@@ -204,7 +282,9 @@ HvDelivery post_from_hypervisor(Vp& vp, uint32_t sint, const r::Message& m) {
             return HvDelivery::synic_off;
         if (slot_type(vp, sint) != 0) {
             set_pending_flag(vp, sint);
-            return HvDelivery::slot_busy;
+            // The guest may have emptied the slot before it could see the flag.
+            if (slot_type(vp, sint) != 0)
+                return HvDelivery::slot_busy;
         }
         if (!fill_slot(vp, sint, m, false))
             return HvDelivery::synic_off;

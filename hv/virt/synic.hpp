@@ -6,7 +6,7 @@
 // - SCONTROL bit 0 enables the SynIC of a VP; SIEFP/SIMP bit 0 enable their pages, 63:12 the GPA.
 //   A page the partition cannot write refuses the WRMSR with #GP. The pages are the guest's own
 //   (no overlay): the hypervisor writes slots and flags into them while they are enabled.
-// - SINTx: vector 7:0 (16-255), masked 16, auto-EOI 17, polling 18; anything else is #GP. A
+// - SINTx: vector 7:0 (16-255 unless masked), masked 16, auto-EOI 17, polling 18; anything else is #GP. A
 //   polling SINT is unmasked but raises no interrupt (TLFS 5.0c). Auto-EOI is kept and reads
 //   back but changes nothing: the guest EOIs its APIC as for any interrupt.
 // - A message goes into the SINT's slot when it is empty (type 0); otherwise it waits in a
@@ -43,9 +43,11 @@ inline constexpr uint64_t reserved = 0xffe;
 inline constexpr uint64_t gpa_mask = ~0xfffull;
 } // namespace page_reg
 
-// A SINT register write: reserved bits or a vector below 16 (the exceptions) refuse with #GP.
+// A SINT register write: reserved bits, or an unmasked vector below 16 (the exceptions), refuse
+// with #GP. A masked SINT may hold any vector: its reset value (masked, vector 0) must read back
+// and write back unchanged (a save/restore, a read-modify-write of the mask).
 [[nodiscard]] constexpr bool sint_valid(uint64_t v) {
-    return !(v & ~sint_reg::valid) && (v & sint_reg::vector_mask) >= 16;
+    return !(v & ~sint_reg::valid) && ((v & sint_reg::masked) || (v & sint_reg::vector_mask) >= 16);
 }
 [[nodiscard]] constexpr uint8_t sint_vector(uint64_t v) { return static_cast<uint8_t>(v & sint_reg::vector_mask); }
 // Whether delivering into this SINT raises its vector: not masked, not polling.
@@ -162,6 +164,11 @@ using tlfs::Status;
 // is busy the slot's message-pending flag is set and the caller keeps the message for the next EOM.
 enum class HvDelivery : uint8_t { delivered, slot_busy, synic_off };
 [[nodiscard]] HvDelivery post_from_hypervisor(Vp& vp, uint32_t sint, const tlfs::root::Message& m);
+// A child VP that waits in the root's scheduler (halted) has something to take: tell the root
+// with a scheduler VP-signal message (type 0x80000101, pairs of partition id and VP index) in
+// SINT 0 of root VP 0, at most once per halt. Pairs that find the slot busy are kept (and
+// merged) until the root's EOM; past 19 of them, overflow_count tells the root to look at all.
+void scheduler_signal(Vp& child_vp);
 // A partition goes away (children::remove): its ports, connections and queued messages too.
 void forget_partition(uint64_t id);
 // Runs fn(ctx) with the SynIC lock held: a VP taken out of its partition's table inside it can no

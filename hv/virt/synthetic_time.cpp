@@ -2,10 +2,10 @@
 // Each exists only with its CPUID 0x40000003 bit (TLFS 2.4.4): without it, #GP.
 #include "hv/virt/synthetic_time.hpp"
 
-#include "hv/arch/apic.hpp"
 #include "hv/arch/tsc.hpp"
 #include "hv/console.hpp"
 #include "hv/virt/guest_memory.hpp"
+#include "hv/virt/vtimer.hpp"
 #include "hypercalls/abi/tlfs.hpp"
 #include "partitions/partition.hpp"
 
@@ -74,7 +74,7 @@ bool synthetic_time_read(Vp& vp, uint32_t msr, uint64_t& value) {
     case tlfs::msr::apic_frequency:
         if (!has(p, tlfs::privilege::frequency_msrs))
             return false;
-        value = msr == tlfs::msr::tsc_frequency ? tsc::hz() : apic::bus_hz();
+        value = msr == tlfs::msr::tsc_frequency ? tsc::hz() : virtual_apic_bus_hz;
         return true;
     case tlfs::msr::crash_ctl:
         if (!has_crash_msrs(p))

@@ -17,6 +17,9 @@ struct PartitionHw {
     PhysAddr msr_bitmap;      // vendor layout, built by the backend's msr policy helper
     PhysAddr io_bitmap;       // vendor layout, built by the backend's io policy helper
     uint16_t tag;             // VPID (VT-x) / ASID (AMD-V), unique per partition, never 0
+    // MOV CR8 exits (VT-x) so it reaches the partition's own virtual APIC, not the processor's
+    // TPR: children. AMD-V keeps CR8 in V_TPR anyway (V_INTR_MASKING, APM 15.21.1).
+    bool virtualize_cr8 = false;
 };
 
 // How a virtual processor starts (TLFS initial VP context / architectural INIT state).

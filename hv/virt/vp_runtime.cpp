@@ -83,12 +83,7 @@ namespace {
 
 bool any(const uint64_t (&w)[4]) { return (w[0] | w[1] | w[2] | w[3]) != 0; }
 
-int highest(const uint64_t (&w)[4]) {
-    for (int i = 3; i >= 0; i--)
-        if (w[i])
-            return i * 64 + 63 - __builtin_clzll(w[i]);
-    return -1;
-}
+int highest(const uint64_t (&w)[4]) { return highest_vector(w); }
 
 // The physical APIC's in-service vectors minus those still waiting here for injection: the
 // processor acknowledged them, but the guest has not seen them yet.
@@ -101,8 +96,11 @@ void physical_in_service(const Vp& vp, uint64_t (&out)[4]) {
     }
 }
 
+// Whether the priority rules need applying here: the hypervisor has vectors of its own pending
+// or in service, or the TPR came from CR8 (AMD-V V_TPR, synced only at exits: a physical
+// interrupt may have been accepted under the old TPR).
 bool mixes_priorities(const Vp& vp) {
-    return vp.partition->kind == PartitionKind::root && (any(vp.soft_irq) || any(vp.soft_isr));
+    return vp.partition->kind == PartitionKind::root && (any(vp.soft_irq) || any(vp.soft_isr) || vp.cr8);
 }
 
 int top_pending(const Vp& vp) {
@@ -115,6 +113,8 @@ int top_pending(const Vp& vp) {
 bool allowed(const Vp& vp, int vector) {
     if (vector < 0)
         return false;
+    if (vp.partition->kind != PartitionKind::root)   // a child's APIC is all the hypervisor's (lapic.hpp)
+        return static_cast<uint32_t>(vector & 0xf0) > (apic_ppr(vp.lapic.tpr, vp.soft_isr) & 0xf0);
     if (!mixes_priorities(vp))
         return true;
     uint64_t phys[4];
@@ -128,6 +128,14 @@ bool allowed(const Vp& vp, int vector) {
 
 } // namespace
 
+uint32_t root_ppr(const Vp& vp) {
+    uint64_t in_service[4];
+    physical_in_service(vp, in_service);
+    for (int i = 0; i < 4; i++)
+        in_service[i] |= vp.soft_isr[i];
+    return apic_ppr(apic::read_reg(0x80), in_service);
+}
+
 bool irq_deliverable(const Vp& vp) { return has_pending_irq(vp) && allowed(vp, top_pending(vp)); }
 
 int take_injectable_irq(Vp& vp) {
@@ -136,10 +144,9 @@ int take_injectable_irq(Vp& vp) {
         return -1;
     uint64_t bit = 1ull << (v % 64);
     __atomic_fetch_and(&vp.pending_irq[v / 64], ~bit, __ATOMIC_RELAXED);
-    if (__atomic_fetch_and(&vp.soft_irq[v / 64], ~bit, __ATOMIC_RELAXED) & bit) {
-        if (vp.partition->kind == PartitionKind::root)
-            vp.soft_isr[v / 64] |= bit;
-    }
+    bool soft = __atomic_fetch_and(&vp.soft_irq[v / 64], ~bit, __ATOMIC_RELAXED) & bit;
+    if (soft || vp.partition->kind != PartitionKind::root)
+        vp.soft_isr[v / 64] |= bit;
     return v;
 }
 

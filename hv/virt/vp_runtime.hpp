@@ -38,6 +38,8 @@ void raise_soft(Vp& vp, uint8_t vector);
 [[nodiscard]] bool irq_deliverable(const Vp& vp);
 // The vector to inject now, or -1 (nothing pending, or held by priority).
 [[nodiscard]] int take_injectable_irq(Vp& vp);
+// The root's PPR: its TPR against the highest vector in service at the physical APIC or in soft_isr.
+[[nodiscard]] uint32_t root_ppr(const Vp& vp);
 // The root's EOI: true when it ended one of the hypervisor's vectors (the highest in service is
 // one), false when it belongs to the physical APIC.
 [[nodiscard]] bool virtual_eoi(Vp& vp);

@@ -4,8 +4,8 @@
 // timer and arms it for the earliest deadline of the VP that runs there (vtimer.cpp); the state
 // machines below are pure (host unit tests, tests/unit/vtimer_test.cpp).
 //
-// Time bases: the APIC timer counts at the bus clock the APIC frequency MSR reports, divided by
-// the divide configuration; deadlines are kept in TSC ticks. Synthetic timers count in the
+// Time bases: the APIC timer counts at virtual_apic_bus_hz (what the APIC frequency MSR reports)
+// divided by the divide configuration; deadlines are kept in TSC ticks. Synthetic timers count in the
 // partition's reference time (100 ns units); their deadlines are kept in reference time.
 #pragma once
 #include <stdint.h>
@@ -27,6 +27,11 @@ inline constexpr uint32_t mode_shift = 17, mode_mask = 3u << mode_shift;
 inline constexpr uint32_t one_shot = 0, periodic = 1, tsc_deadline = 2;   // bits 18:17
 inline constexpr uint32_t writable = vector_mask | masked | mode_mask;
 } // namespace lvt_timer
+
+// The bus clock of every virtual local APIC timer, and what the TLFS APIC frequency MSR
+// reports: fixed, so a guest's timer does not depend on the physical bus (10 MHz under Bochs,
+// 1 GHz under QEMU, 25-200 MHz on servers); the physical timer only serves the deadlines.
+inline constexpr uint64_t virtual_apic_bus_hz = 1'000'000'000;
 
 // The clocks the timer math needs, read once by the caller.
 struct TimerClocks {
@@ -215,6 +220,14 @@ struct VpTimers {
 // ---- The glue (vtimer.cpp): runs on the processor of the VP whose timers it touches ----
 // The root VP pinned to this processor owns the physical APIC timer from now on.
 void timers_attach(Vp& vp);
+// A child VP is dispatched on this processor / comes back (halted: its timers keep running
+// here, and an expiry wakes it through the root's scheduler) / is deleted.
+void timers_enter(Vp& vp);
+void timers_leave(Vp& vp, bool halted);
+void timers_forget(Vp& vp);
+// `vp` (running here) changed its APIC timer: rearm.
+void timers_changed(Vp& vp);
+[[nodiscard]] TimerClocks timer_clocks();
 // x2APIC timer registers and IA32_TSC_DEADLINE of the root's virtual APIC. False: #GP.
 [[nodiscard]] bool apic_timer_read(Vp& vp, uint32_t msr, uint64_t& value);
 [[nodiscard]] bool apic_timer_write(Vp& vp, uint32_t msr, uint64_t value);

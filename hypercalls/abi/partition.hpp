@@ -659,6 +659,18 @@ struct TimerMessagePayload {      // timer_expired
 };
 static_assert(sizeof(TimerMessagePayload) == 24);
 
+// scheduler_vp_signal_pair (mshv hvhdk.h): child VPs the root scheduler should look at again.
+inline constexpr uint32_t vp_signal_pairs_max = 19;
+struct [[gnu::packed]] SchedulerVpSignalPair {
+    uint32_t overflow_count;      // pairs dropped since the last message: look at every VP
+    uint8_t vp_count;
+    uint8_t reserved1[3];
+    uint64_t partition_ids[vp_signal_pairs_max];
+    uint32_t vp_indexes[vp_signal_pairs_max];
+    uint8_t reserved2[4];
+};
+static_assert(sizeof(SchedulerVpSignalPair) == message_payload_max);
+
 // HV_X64_VP_EXECUTION_STATE: the intercepted VP's mode at the time of the intercept.
 namespace exec_state {
 inline constexpr uint16_t cpl_mask = 0x3;

@@ -83,8 +83,7 @@ bool build_child(Child& c, const uint8_t* image, uint64_t image_size) {
         if (Status s = with_memory(c, [&] { return install_io_intercept(c.id, port); }); !rt::hc::ok(s))
             return fail(c, "InstallIntercept", s);
     for (uint32_t i = 0; i < c.vp_count; i++) {
-        c.vps[i] = ChildVp{&c, i, VpRun::waiting, false, {}};
-        c.vps[i].apic.reset(i, rt::tsc_khz());
+        c.vps[i] = ChildVp{&c, i, VpRun::waiting, false, true};
         if (Status s = with_memory(c, [&] { return create_vp(c.id, i); }); !rt::hc::ok(s))
             return fail(c, "CreateVp", s);
     }

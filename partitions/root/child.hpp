@@ -8,7 +8,6 @@
 #include "partitions/devices/debug_exit.hpp"
 #include "partitions/devices/fw_cfg.hpp"
 #include "partitions/root/serial.hpp"
-#include "partitions/root/vapic.hpp"
 
 namespace root {
 
@@ -39,8 +38,10 @@ struct ChildVp {
     struct Child* child;
     uint32_t index;
     VpRun run;
-    bool wake;      // an interrupt was asserted while it was running: do not let it block
-    Vapic apic;
+    bool wake;      // signalled while it was running: do not let it block
+    // It waits with nothing that could wake it but another VP: halted with interrupts off, or
+    // never started (an AP before its SIPI). A child whose VPs all wait so has shut down.
+    bool asleep_for_good;
 };
 
 enum class EndReason : uint8_t { none, debug_exit, shutdown, triple_fault, killed };

@@ -1,6 +1,5 @@
 #include "partitions/root/intercepts.hpp"
 
-#include "partitions/devices/x86_emulate.hpp"
 #include "partitions/root/calls.hpp"
 #include "partitions/root/scheduler.hpp"
 #include "partitions/rt/rt.hpp"
@@ -9,7 +8,6 @@ namespace root {
 namespace {
 
 using abi::MessageType;
-namespace x86 = devices::x86;
 
 VpRun kill(ChildVp& v, const char* why, uint64_t a = 0, uint64_t b = 0) {
     rt::log("root: child %s vp %u: %s (%lx, %lx)\n", v.child->config.name, v.index, why, a, b);
@@ -59,69 +57,10 @@ VpRun io(ChildVp& v, const abi::IoPortInterceptMessage& m) {
     return complete(v, regs, write ? 1 : 2);
 }
 
-// The xAPIC page as a device behind the instruction emulator.
-struct ApicBus final : x86::MmioBus {
-    ChildVp& vp;
-    Ipi ipi;
-    explicit ApicBus(ChildVp& v) : vp(v) {}
-    uint64_t read(uint64_t gpa, unsigned size) override {
-        uint32_t off = static_cast<uint32_t>(gpa & 0xfff);
-        uint64_t now = rt::rdtsc();
-        uint32_t word = with_apic(vp, [&](Vapic& a) { return a.read(off & ~3u, now); });
-        uint64_t v = word >> ((off & 3) * 8);
-        return size >= 8 ? v : v & ((1ull << (size * 8)) - 1);
-    }
-    void write(uint64_t gpa, unsigned size, uint64_t value) override {
-        uint32_t off = static_cast<uint32_t>(gpa & 0xfff);
-        if ((off & 3) || size < 4)
-            return;   // SDM 10.4.1: only aligned 32-bit accesses are defined
-        uint64_t now = rt::rdtsc();
-        Ipi got = with_apic(vp, [&](Vapic& a) { return a.write(off, static_cast<uint32_t>(value), now); });
-        if (got.kind != Ipi::Kind::none)
-            ipi = got;
-    }
-};
-struct NoMemory final : x86::GuestMemory {};
-
-x86::CpuMode mode_of(const abi::InterceptHeader& h) {
-    if (!(h.execution_state & abi::exec_state::cr0_pe))
-        return x86::CpuMode::bits16;
-    if ((h.execution_state & abi::exec_state::efer_lma) && (h.cs.attributes & abi::seg_attr::long_mode))
-        return x86::CpuMode::bits64;
-    return (h.cs.attributes & abi::seg_attr::default_big) ? x86::CpuMode::bits32 : x86::CpuMode::bits16;
-}
-
+// Device memory: none is emulated in the root yet (the local APIC is the hypervisor's), so an
+// access to guest-physical memory the child does not have stops it.
 VpRun mmio(ChildVp& v, const abi::MemoryInterceptMessage& m) {
-    if ((m.gpa & ~0xfffull) != apic_base_gpa)
-        return kill(v, "access to unmapped guest-physical memory", m.gpa, m.header.rip);
-    if (m.instruction_byte_count == 0)
-        return kill(v, "APIC access without instruction bytes", m.gpa, m.header.rip);
-    RegisterPair regs[18];
-    for (uint32_t i = 0; i < 16; i++)
-        regs[i] = {static_cast<abi::RegisterName>(static_cast<uint32_t>(abi::RegisterName::rax) + i), 0};
-    if (Status s = get_registers(v.child->id, v.index, regs, 16); !rt::hc::ok(s))
-        return kill(v, "GetVpRegisters failed", rt::hc::code(s));
-    x86::Registers r;
-    for (uint32_t i = 0; i < 16; i++)
-        r.gpr[i] = regs[i].value;
-    r.rip = m.header.rip;
-    r.rflags = m.header.rflags;
-    ApicBus bus(v);
-    NoMemory mem;
-    x86::MmioFault where{m.gpa, m.header.access_type == abi::AccessType::write ? x86::Access::write : x86::Access::read};
-    x86::Result res = x86::emulate(m.instruction_bytes, m.instruction_byte_count, mode_of(m.header), r, where, bus, mem);
-    if (res.status != x86::Status::done)
-        return kill(v, "APIC access by an instruction the root does not emulate", m.header.rip, m.instruction_bytes[0]);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < 16; i++)
-        if (r.gpr[i] != regs[i].value)
-            regs[n++] = {regs[i].name, r.gpr[i]};
-    regs[n++] = {abi::RegisterName::rip, r.rip};
-    regs[n++] = {abi::RegisterName::rflags, r.rflags};
-    VpRun next = complete(v, regs, n);
-    if (bus.ipi.kind != Ipi::Kind::none && next != VpRun::done)
-        post_ipi(*v.child, v.index, bus.ipi);
-    return next;
+    return kill(v, "access to unmapped guest-physical memory", m.gpa, m.header.rip);
 }
 
 } // namespace
@@ -139,15 +78,21 @@ VpRun run_vp(ChildVp& v) {
     case MessageType::unmapped_gpa:
     case MessageType::gpa_intercept:
         return mmio(v, *static_cast<const abi::MemoryInterceptMessage*>(payload));
-    case MessageType::x64_halt:
+    case MessageType::x64_halt: {
+        const auto& h = *static_cast<const abi::HaltMessage*>(payload);
+        v.asleep_for_good = !(h.rflags & (1u << 9));   // halted with IF clear
         return VpRun::waiting;
+    }
     case MessageType::unrecoverable_exception:
         end_child(*v.child, EndReason::triple_fault, 0);
         return VpRun::done;
     case MessageType::none:
         // No message: preempted (a root interrupt, the time slice), or blocked (halted, or an
         // AP still waiting for its SIPI).
-        return d.head.state == abi::DispatchState::blocked ? VpRun::waiting : VpRun::runnable;
+        if (d.head.state != abi::DispatchState::blocked)
+            return VpRun::runnable;
+        v.asleep_for_good = true;   // waits for a SIPI
+        return VpRun::waiting;
     default:
         return kill(v, "unexpected intercept message", static_cast<uint32_t>(d.message.header.type), d.head.state == abi::DispatchState::blocked);
     }

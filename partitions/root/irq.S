@@ -1,4 +1,4 @@
-/* The root's own interrupts: its local APIC timer (vector 0x30), which bounds every DispatchVp
+/* The root's own interrupts: its local APIC timer (vector 0x30), SINT 0 (0x31), which bounds every DispatchVp
  * (a physical interrupt for the root makes the hypervisor return from the child,
  * docs/child-partitions.md), and the spurious vector. The handlers only acknowledge: the
  * scheduler loop does the work, so no handler ever touches the hypercall pages. */
@@ -13,6 +13,22 @@ root_timer_isr:
     xor %edx, %edx
     wrmsr
     lock incq root_timer_ticks(%rip)
+    pop %rdx
+    pop %rcx
+    pop %rax
+    iretq
+
+    /* SINT 0 of VP 0: the hypervisor's scheduler signals (partitions/root/signals.hpp). The
+     * interrupt itself ends a DispatchVp or a halt; the scheduler loop reads the message. */
+    .globl root_sint_isr
+root_sint_isr:
+    push %rax
+    push %rcx
+    push %rdx
+    mov $0x80b, %ecx
+    xor %eax, %eax
+    xor %edx, %edx
+    wrmsr
     pop %rdx
     pop %rcx
     pop %rax

@@ -1,10 +1,12 @@
 #include "partitions/root/irq.hpp"
 
+#include "partitions/root/signals.hpp"
 #include "partitions/rt/rt.hpp"
 
 extern "C" {
 void root_timer_isr();
 void root_spurious_isr();
+void root_sint_isr();
 extern volatile uint64_t root_timer_ticks;
 }
 
@@ -44,6 +46,7 @@ void init_bsp() {
     __builtin_memcpy(idt, reinterpret_cast<const void*>(cur.base), cur.limit + 1u < sizeof idt ? cur.limit + 1u : sizeof idt);
     set_gate(timer_vector, root_timer_isr);
     set_gate(0xff, root_spurious_isr);
+    set_gate(signals::vector, root_sint_isr);
     // Count how far the timer runs in 10 ms of TSC, divided by 16 (SDM 10.5.4).
     rt::wrmsr(msr_svr, 0x1ff);
     rt::wrmsr(msr_divide, 0x3);

@@ -6,6 +6,7 @@
 #include "partitions/root/child.hpp"
 #include "partitions/root/irq.hpp"
 #include "partitions/root/scheduler.hpp"
+#include "partitions/root/signals.hpp"
 #include "partitions/rt/hypercall.hpp"
 #include "partitions/rt/page_alloc.hpp"
 #include "partitions/rt/rt.hpp"
@@ -62,6 +63,10 @@ int rt::partition_main(const root_abi::RootHandoff& h) {
     }
     if (!interface) {
         rt::log("root: the hypercall interface did not enable; cannot manage partitions\n");
+        return 1;
+    }
+    if (!root::signals::init()) {
+        rt::log("root: the SynIC refused the scheduler's message page; cannot wake child VPs\n");
         return 1;
     }
     rt::log("root: partition manager: %lu MiB free for children\n", rt::pages::free_count() >> 8);

@@ -2,12 +2,13 @@
 
 #include "partitions/root/calls.hpp"
 #include "partitions/root/intercepts.hpp"
+#include "partitions/root/signals.hpp"
 #include "partitions/rt/rt.hpp"
 
 namespace root {
 namespace {
 
-hv::Spinlock lock;          // the VP states, the child list, and every emulated APIC
+hv::Spinlock lock;          // the VP states and the child list
 Child* children[max_children];
 uint32_t child_count, rr;
 uint32_t live;
@@ -49,14 +50,6 @@ void finish(ChildVp& v, VpRun next) {
         v.run = next == VpRun::waiting && v.wake ? VpRun::runnable : next;
 }
 
-void wake(ChildVp& v) {
-    hv::IrqLockGuard g(lock);
-    if (v.run == VpRun::waiting)
-        v.run = VpRun::runnable;
-    else if (v.run == VpRun::running)
-        v.wake = true;
-}
-
 // A child past its time limit (`timeout=`) is killed; true for the one processor that does it.
 bool take_deadline(Child& c) {
     {
@@ -70,22 +63,41 @@ bool take_deadline(Child& c) {
     return true;
 }
 
-// Fires due APIC timers (HvCallAssertVirtualInterrupt outside the lock), and ends a child
-// whose every VP has waited with no timer armed for a while: it halted for good (`shutdown`).
+// Wakes the VPs the hypervisor signalled (bootstrap processor: the signals arrive in its SIMP).
+void take_signals() {
+    signals::Signal got[32];
+    bool all = false;
+    uint32_t n = signals::take(got, 32, all);
+    hv::IrqLockGuard g(lock);
+    for (uint32_t k = 0; k < child_count; k++) {
+        Child& c = *children[k];
+        for (uint32_t i = 0; i < c.vp_count; i++) {
+            bool hit = all;
+            for (uint32_t j = 0; j < n && !hit; j++)
+                hit = got[j].partition == c.id && got[j].vp == i;
+            if (!hit)
+                continue;
+            ChildVp& v = c.vps[i];
+            v.asleep_for_good = false;
+            if (v.run == VpRun::waiting)
+                v.run = VpRun::runnable;
+            else if (v.run == VpRun::running)
+                v.wake = true;
+        }
+    }
+}
+
+// Ends a child whose every VP has waited with nothing that could wake it for a while: it
+// halted for good (`shutdown`); and kills children past their time limit.
 void poll_children() {
     uint64_t now = rt::rdtsc();
     for (uint32_t ci = 0; ci < __atomic_load_n(&child_count, __ATOMIC_ACQUIRE); ci++) {
         Child& c = *children[ci];
         bool idle = c.end == EndReason::none;
-        for (uint32_t i = 0; i < c.vp_count && c.end == EndReason::none; i++) {
-            uint8_t vector = 0;
-            lock.lock();
-            bool fire = c.vps[i].apic.timer_fire(now, vector);
-            idle = idle && c.vps[i].run == VpRun::waiting && !c.vps[i].apic.timer_armed();
-            lock.unlock();
-            if (fire)
-                post_ipi(c, i, Ipi{Ipi::Kind::fixed, Ipi::Dest::self, i, vector});
-        }
+        lock.lock();
+        for (uint32_t i = 0; i < c.vp_count && idle; i++)
+            idle = c.vps[i].run == VpRun::waiting && c.vps[i].asleep_for_good;
+        lock.unlock();
         if (c.deadline && now >= c.deadline && c.end == EndReason::none && take_deadline(c))
             continue;
         if (!idle)
@@ -122,9 +134,6 @@ void reap() {
 
 } // namespace
 
-void lock_apics() { lock.lock(); }
-void unlock_apics() { lock.unlock(); }
-
 void sched_add(Child& c) {
     hv::IrqLockGuard g(lock);
     if (c.config.timeout_s)
@@ -145,27 +154,10 @@ void end_child(Child& c, EndReason why, uint32_t code) {
             c.vps[i].run = VpRun::done;
 }
 
-void post_ipi(Child& c, uint32_t from, const Ipi& ipi) {
-    using T = abi::InterruptType;
-    T type = ipi.kind == Ipi::Kind::nmi ? T::nmi : ipi.kind == Ipi::Kind::init ? T::init
-             : ipi.kind == Ipi::Kind::sipi ? T::sipi : T::fixed;
-    for (uint32_t t = 0; t < c.vp_count; t++) {
-        bool hit = ipi.dest == Ipi::Dest::all || (ipi.dest == Ipi::Dest::others && t != from) ||
-                   (ipi.dest == Ipi::Dest::self && t == from) || (ipi.dest == Ipi::Dest::one && t == ipi.apic_id);
-        if (!hit)
-            continue;
-        Status s = assert_interrupt(c.id, type, t, ipi.vector);
-        // An INIT to a VP that runs is refused (TLFS: INVALID_VP_STATE), as documented.
-        if (!rt::hc::ok(s) && !(type == T::init && s == Status::invalid_vp_state))
-            rt::log("root: child %s: AssertVirtualInterrupt type %u to %u: status 0x%x\n", c.config.name,
-                    static_cast<unsigned>(type), t, rt::hc::code(s));
-        if (type != T::init)
-            wake(c.vps[t]);
-    }
-}
-
 int run_processor(bool bootstrap) {
     for (;;) {
+        if (bootstrap)
+            take_signals();
         poll_children();
         reap();
         if (__atomic_load_n(&live, __ATOMIC_ACQUIRE) == 0) {

@@ -80,7 +80,14 @@ void serial_put(char c) {
 
 } // namespace
 
-void init_processor() { load_descriptor_tables(); }
+void init_processor() {
+    load_descriptor_tables();
+    // x2APIC mode, EN and EXTD in IA32_APIC_BASE (SDM vol 3 11.12.1): the root's APIC is in it
+    // already; a child's starts as an xAPIC on every processor.
+    uint64_t base = rdmsr(0x1b);
+    if ((base & 0xc00) != 0xc00)
+        wrmsr(0x1b, base | 0xc00);
+}
 
 void outb(uint16_t port, uint8_t v) { asm volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
 uint8_t inb(uint16_t port) {

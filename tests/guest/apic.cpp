@@ -110,6 +110,26 @@ void hook_ppr(vectors::Event&) {
 }
 
 uint64_t storm_hits, storm_bad, storm_at_sti, storm_after_sti, storm_after_movss;
+// Whether this suite runs as the root (CPUID 0x40000003 EBX bit 12, CpuManagement, which a child
+// never has) or as a child partition (tools/run --suite child-apic).
+bool is_root() { return rt::cpuid(0x40000003).ebx & (1u << 12); }
+
+// QEMU's AMD-V: CPUID names AMD and the brand string (0x80000002-4) QEMU ("QEMU TCG CPU ...";
+// Bochs' AMD-V model names a Ryzen). Not fw_cfg: a child sees the root's fw_cfg model anywhere.
+bool on_qemu_amd_v() {
+    if (rt::cpuid(0).ebx != 0x68747541)   // "Auth"enticAMD
+        return false;
+    char brand[49] = {};
+    for (uint32_t i = 0; i < 3; i++) {
+        auto r = rt::cpuid(0x80000002 + i);
+        __builtin_memcpy(brand + 16 * i, &r, 16);
+    }
+    for (int i = 0; i + 4 <= 48; i++)
+        if (brand[i] == 'Q' && brand[i + 1] == 'E' && brand[i + 2] == 'M' && brand[i + 3] == 'U')
+            return true;
+    return false;
+}
+
 void hook_storm(vectors::Event& e) {
     uint64_t rip = e.rip();
     if (rip < reinterpret_cast<uint64_t>(apic_shadow_loop_start) || rip >= reinterpret_cast<uint64_t>(apic_loop_end))
@@ -148,14 +168,26 @@ void self_ipi_checks(suite::Reporter& r) {
     auto pf0 = rt::probe_wrmsr(msr_self_ipi, 0xf0);
     vectors::spin_ms(5);
     r.diag("SELF IPI of 15: vector %d, of 0xf0: vector %d (#GP or ignored are both refusals)", p15.vector, pf0.vector);
-    r.check(count(self_vp, 15) == 0 && count(self_vp, 0xf0) == 0, "SELF IPI MSR: vectors 15 and 0xf0 are not delivered");
+    if (is_root()) {
+        r.check(count(self_vp, 15) == 0 && count(self_vp, 0xf0) == 0, "SELF IPI MSR: vectors 15 and 0xf0 are not delivered");
+    } else {
+        // A child's APIC is all virtual: 0xf0 is an ordinary vector there, 15 still illegal.
+        r.check(count(self_vp, 15) == 0 && count(self_vp, 0xf0) == 1,
+                "SELF IPI MSR: vector 15 is not delivered, 0xf0 (an ordinary vector in a child) is, once");
+        vectors::reset(0xf0);
+    }
     vectors::claim_vector15(false);
-    // 0xef and 0xf0 are the hypervisor's (docs/root-partition.md): refused, never reach the root.
     send_icr(0, 0xef | shorthand_self);
     send_icr(0, 0xf0 | shorthand_self);
     vectors::spin_ms(5);
-    r.check(count(self_vp, 0xef) == 0 && count(self_vp, 0xf0) == 0,
-            "ICR: the hypervisor's vectors 0xef and 0xf0 are not delivered to the root");
+    if (is_root()) {
+        // 0xef and 0xf0 are the hypervisor's (docs/root-partition.md): refused, never reach the root.
+        r.check(count(self_vp, 0xef) == 0 && count(self_vp, 0xf0) == 0,
+                "ICR: the hypervisor's vectors 0xef and 0xf0 are not delivered to the root");
+    } else {
+        r.check(count(self_vp, 0xef) == 1 && count(self_vp, 0xf0) == 1,
+                "ICR: in a child the vectors the hypervisor uses for itself (0xef, 0xf0) are ordinary, delivered once each");
+    }
 }
 
 // Waits until every online VP counted `want[vp]` of v_ipi, then 5 ms more; exact match.
@@ -351,8 +383,13 @@ void shadow_checks(suite::Reporter& r) {
     rt::wrmsr(msr_lvt_timer, (1u << 16) | v_storm);
     r.diag("shadow storm: %lu timer interrupts in the loop; taken at IF=0 %lu, in the STI shadow %lu, in the MOV SS "
            "shadow %lu", storm_hits, storm_at_sti, storm_after_sti, storm_after_movss);
-    r.check(storm_hits >= 200 && storm_bad == 0,
-            "200 timer interrupts in a cli/sti/mov-ss loop: none taken at IF=0 or in an STI or MOV SS shadow");
+    const char* storm = "200 timer interrupts in a cli/sti/mov-ss loop: none taken at IF=0 or in an STI or MOV SS shadow";
+    if (on_qemu_amd_v() && storm_hits >= 200 && storm_at_sti == 0)
+        // QEMU takes a pending V_IRQ at the first instruction after VMRUN or STI, ignoring the
+        // interrupt shadow (docs/emulator-defects.md); Bochs' AMD-V and VT-x run this check.
+        r.skip(storm, "QEMU's AMD-V ignores the interrupt shadow for V_IRQ (docs/emulator-defects.md)");
+    else
+        r.check(storm_hits >= 200 && storm_bad == 0, storm);
 }
 
 } // namespace

@@ -18,7 +18,7 @@ namespace r = tlfs::root;
 using rt::hc::Status;
 namespace msr = tlfs::msr;
 
-constexpr unsigned planned = 73;
+constexpr unsigned planned = 74;
 constexpr uint64_t polling = 1ull << 18, masked = 1ull << 16, auto_eoi = 1ull << 17;
 constexpr uint32_t sint_msg = 2, sint_evt = 3;
 constexpr uint32_t port_msg = 1, port_evt = 2, port_ap = 3;
@@ -132,7 +132,9 @@ void msr_checks(suite::Reporter& r) {
     r.check(rt::rdmsr(msr::scontrol) == 1, "SCONTROL enables");
     r.check(rt::rdmsr(msr::sint0 + sint_msg) == masked, "SINT2 reads masked at start");
     r.check(gp_on_write(msr::sint0 + sint_msg, 15) && gp_on_write(msr::sint0 + sint_msg, 0),
-            "a SINT vector below 16 #GP");
+            "an unmasked SINT vector below 16 #GP");
+    r.check(!gp_on_write(msr::sint0 + sint_msg, masked) && rt::rdmsr(msr::sint0 + sint_msg) == masked,
+            "the reset value (masked, vector 0) writes back");
     r.check(gp_on_write(msr::sint0 + sint_msg, 0x50 | (1ull << 19)) && gp_on_write(msr::sint0 + sint_msg, 0x50 | (1ull << 8)),
             "SINT reserved bits #GP");
     rt::wrmsr(msr::sint0 + sint_msg, 0x50 | polling);

@@ -11,44 +11,16 @@
 #include <string>
 
 #include "harness.hpp"
+#include "suites.hpp"
 
 using system_test::boot;
 using system_test::Run;
+using system_test::expect_child_ktap_passes;
+using system_test::index_of;
 
 namespace {
 
 const std::string image = std::string(HV_BUILD_DIR) + "/suites/child-isolation.elf";
-
-// Index of the first line that starts with `prefix` and contains `needle`; -1 when none.
-long index_of(const Run& r, const std::string& needle, const std::string& prefix = "") {
-    for (size_t i = 0; i < r.lines.size(); i++) {
-        const std::string& t = r.lines[i].text;
-        if (t.rfind(prefix, 0) == 0 && t.find(needle, prefix.size()) != std::string::npos)
-            return static_cast<long>(i);
-    }
-    return -1;
-}
-
-// The child's KTAP (its lines behind `NAME: `): a plan, every planned test ok, none not ok.
-void expect_child_ktap_passes(const Run& r, const std::string& name) {
-    const std::string p = name + ": ";
-    int planned = -1, ok = 0, not_ok = 0;
-    for (const auto& l : r.lines) {
-        if (l.text.rfind(p, 0) != 0)
-            continue;
-        std::string t = l.text.substr(p.size());
-        if (t.rfind("1..", 0) == 0 && planned < 0)
-            planned = std::atoi(t.c_str() + 3);
-        ok += t.rfind("ok ", 0) == 0;
-        not_ok += t.rfind("not ok ", 0) == 0;
-    }
-    INFO("child " << name);
-    CHECK(index_of(r, "KTAP version 1", p) >= 0);
-    CHECK(planned > 0);
-    CHECK(ok == planned);
-    CHECK(not_ok == 0);
-    CHECK(r.has("root: child " + name + " ended debug-exit code=0"));
-}
 
 void expect_suite_passes(const std::vector<std::string>& args) {
     auto r = boot(args);

@@ -37,3 +37,30 @@ TEST_CASE("stimer passes on both vendors with 1 and 4 processors", "[stimer]") {
         expect_stimer_passes({"--backend", "svm", "--emulator", "bochs", "--smp", "2", "--suite", "stimer", "--timeout", "600"});
     }
 }
+
+// The same suites as CHILD partitions (`--suite child-apic`, `child-stimer`, `child-reftime`):
+// a child's local APIC, timers and reference time are the hypervisor's, and a halted child VP is
+// woken through the root's scheduler signals (docs/root-partition.md, "Running").
+namespace {
+
+template <const char* Name> void expect_child_suite_passes(const std::vector<std::string>& args) {
+    auto r = system_test::boot(args);
+    INFO(r.text());
+    system_test::expect_child_ktap_passes(r, Name);
+    CHECK(r.status == 0);
+}
+constexpr char child_apic[] = "child-apic", child_stimer[] = "child-stimer", child_reftime[] = "child-reftime";
+
+} // namespace
+
+TEST_CASE("apic passes as a child with 1 and 4 VPs on both vendors", "[apic][child]") {
+    system_test::in_every_child_configuration(child_apic, expect_child_suite_passes<child_apic>);
+}
+
+TEST_CASE("stimer passes as a child with 1 and 4 VPs on both vendors", "[stimer][child]") {
+    system_test::in_every_child_configuration(child_stimer, expect_child_suite_passes<child_stimer>);
+}
+
+TEST_CASE("reftime passes as a child with 1 and 4 VPs on both vendors", "[reftime][child]") {
+    system_test::in_every_child_configuration(child_reftime, expect_child_suite_passes<child_reftime>);
+}

@@ -1,0 +1,58 @@
+#include "partitions/root/signals.hpp"
+
+#include "hypercalls/abi/partition.hpp"
+#include "hypercalls/abi/tlfs.hpp"
+#include "partitions/rt/page_alloc.hpp"
+#include "partitions/rt/rt.hpp"
+
+namespace root::signals {
+namespace {
+
+namespace abi = tlfs::root;
+abi::Message* simp;
+
+} // namespace
+
+bool init() {
+    uint64_t page = rt::pages::alloc();
+    if (!page)
+        return false;
+    simp = static_cast<abi::Message*>(rt::pages::ptr(page));
+    // TLFS 11.8: the message page, SINT 0 unmasked with our vector, then the SynIC itself.
+    return rt::probe_wrmsr(tlfs::msr::simp, page | 1).vector < 0 && rt::probe_wrmsr(tlfs::msr::sint0, vector).vector < 0 &&
+           rt::probe_wrmsr(tlfs::msr::scontrol, 1).vector < 0;
+}
+
+uint32_t take(Signal* out, uint32_t max, bool& all) {
+    all = false;
+    if (!simp)
+        return 0;
+    volatile abi::Message& slot = simp[0];
+    uint32_t n = 0;
+    if (slot.header.type != abi::MessageType::none) {
+        if (slot.header.type == abi::MessageType::scheduler_vp_signal_pair) {
+            abi::SchedulerVpSignalPair pl;
+            __builtin_memcpy(&pl, const_cast<const uint64_t*>(slot.payload), sizeof pl);
+            uint32_t count = pl.vp_count < abi::vp_signal_pairs_max ? pl.vp_count : abi::vp_signal_pairs_max;
+            for (uint32_t i = 0; i < count; i++) {
+                if (n == max) {
+                    all = true;
+                    break;
+                }
+                out[n++] = {pl.partition_ids[i], pl.vp_indexes[i]};
+            }
+            all = all || pl.overflow_count != 0;
+        } else {
+            rt::log("root: unexpected message type 0x%x in SINT 0\n", static_cast<uint32_t>(slot.header.type));
+        }
+        // Empty the slot, then look at message-pending: set, the hypervisor holds more and
+        // waits for an EOM (TLFS 11.10.3). In this order, a flag set as the slot empties is seen.
+        slot.header.type = abi::MessageType::none;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (slot.header.flags & abi::message_flag::pending)
+            rt::wrmsr(tlfs::msr::eom, 0);
+    }
+    return n;
+}
+
+} // namespace root::signals
