@@ -49,4 +49,33 @@ struct Platform {
     }
 };
 
+// How the root's VMBus server (server.hpp) reaches the child it serves. The root kernel backs
+// these with its SynIC ports; the host tests and the fuzzer with fakes. Null functions fail closed:
+// nothing is posted, signalled or mapped.
+struct ServerTransport {
+    void* context = nullptr;
+    // Posts one channel-management message to the child's `sint` on its VP `target_vp` (the
+    // root's message port to the child; HvPostMessage, message type 1). False: the child's queue
+    // is full (HV_STATUS_INSUFFICIENT_BUFFERS) and the server keeps the message to retry.
+    bool (*post)(void* context, uint32_t target_vp, uint8_t sint, const void* message, uint32_t size) = nullptr;
+    // Signals a channel to the child: event flag `child_relid` in its SIEFP slot for SINT 2 on VP
+    // `target_vp` (the root's event port to that VP; HvSignalEvent with flag number = relid).
+    void (*signal)(void* context, uint32_t target_vp, uint32_t child_relid) = nullptr;
+    // Maps `pages` guest pages from `first_pfn` for the root, contiguous in the root's address
+    // space and page-aligned; null when any page is not the child's or cannot be mapped so.
+    uint8_t* (*map)(void* context, uint64_t first_pfn, uint32_t pages) = nullptr;
+    // Undoes map() (the channel closed); the server never touches `base` afterwards.
+    void (*unmap)(void* context, uint8_t* base, uint32_t pages) = nullptr;
+};
+
+// How a child's VMBus client (client.hpp) reaches the root.
+struct ClientTransport {
+    void* context = nullptr;
+    // HvPostMessage of one channel-management message on `connection_id` (4 or 1 for contact,
+    // then the negotiated one). False: not delivered (the caller may retry the operation).
+    bool (*post)(void* context, uint32_t connection_id, const void* message, uint32_t size) = nullptr;
+    // HvSignalEvent on a channel's connection id (its offer's connection_id, flag 0).
+    void (*signal)(void* context, uint32_t connection_id) = nullptr;
+};
+
 } // namespace vmbus

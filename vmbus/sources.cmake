@@ -5,4 +5,6 @@ set(VMBUS_PORTABLE_SOURCES
   vmbus/ring.cpp
   vmbus/messages.cpp
   vmbus/gpadl.cpp
+  vmbus/server.cpp
+  vmbus/client.cpp
 )
