@@ -47,7 +47,8 @@ struct Vp {
     virt::VpTimers timers{};     // APIC timer and synthetic timers (hv/virt/vtimer.hpp)
     virt::ApicRegs lapic{};      // a child's local APIC (hv/virt/lapic.hpp); the root's is the processor's
     bool halted_in_root = false;
-    uint8_t cr8 = 0;             // the root's TPR class as the exit loop last saw it (AMD-V V_TPR) // a child VP DispatchVp returned halted: wake it through the root's scheduler
+    uint8_t cr8 = 0;
+    uint32_t phys_in_service = 0;   // physical vectors injected into the root and not yet EOIed             // the root's TPR class as the exit loop last saw it (AMD-V V_TPR) // a child VP DispatchVp returned halted: wake it through the root's scheduler
     uint64_t exits[static_cast<int>(virt::ExitKind::unknown) + 1]{};
     uint32_t refusals_logged = 0;   // bounds the log lines a misbehaving guest can cause
     virt::SynicVp synic{};          // SynIC registers (hv/virt/synic.hpp), under the SynIC lock

@@ -250,10 +250,12 @@ template <class Vendor, class V> bool child_exit(Vp& root_vp, Vp& vp, V& cpu, co
         root_vp.nmi_pending = true;
         return report(vp, cpu, x, out, DispatchReport::Reason::interrupted);
     case ExitKind::preemption_timer:
-        // The slice backstop: take what waits at the local APIC (see exit_loop.hpp), and give
-        // the processor back to the root, whose scheduler decides what runs next.
+        // The slice backstop: take what waits at the local APIC (see exit_loop.hpp); when that
+        // gave the root something (its tick ends the child's slice), the root runs next.
         drain_host_interrupts();
-        return report(vp, cpu, x, out, DispatchReport::Reason::interrupted);
+        if (irq_deliverable(root_vp) || root_vp.nmi_pending)
+            return report(vp, cpu, x, out, DispatchReport::Reason::interrupted);
+        return false;
     case ExitKind::triple_fault:
     case ExitKind::invalid_state:
         __atomic_store_n(&vp.state, VpState::stopped, __ATOMIC_RELEASE);

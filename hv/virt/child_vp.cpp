@@ -323,7 +323,9 @@ bool may_block(Vp& vp, bool interruptible) {
     return false;
 }
 
-template <class Vendor> Status dispatch_loop(Vp& root_vp, Vp& vp, DispatchReport& out) {
+// `root_takes_interrupts`: the root called with RFLAGS.IF set, so an interrupt for it is worth
+// returning for (one it cannot take yet would only turn every child exit into a return).
+template <class Vendor> Status dispatch_loop(Vp& root_vp, Vp& vp, DispatchReport& out, bool root_takes_interrupts) {
     auto& cpu = vcpu_of<Vendor>(vp);
     for (;;) {
         VpState s = __atomic_load_n(&vp.state, __ATOMIC_ACQUIRE);
@@ -351,7 +353,7 @@ template <class Vendor> Status dispatch_loop(Vp& root_vp, Vp& vp, DispatchReport
             if (out.reason != DispatchReport::Reason::halted || may_block(vp, cpu.interruptible()))
                 return Status::success;
             out = DispatchReport{};   // something arrived as it halted: run on
-        } else if (root_vp.nmi_pending || irq_deliverable(root_vp)) {
+        } else if (root_vp.nmi_pending || (root_takes_interrupts && irq_deliverable(root_vp))) {
             // The exit gave the root something to take (the child signalled or posted to it):
             // the root runs now, not at its next timer tick.
             report(vp, cpu, x, out, DispatchReport::Reason::interrupted);
@@ -361,12 +363,14 @@ template <class Vendor> Status dispatch_loop(Vp& root_vp, Vp& vp, DispatchReport
 }
 
 template <class Vendor> Status dispatch_impl(Vp& root_vp, Vp& vp, DispatchReport& out) {
+    // The root's state is the loaded one until bring_here switches to the child's.
+    bool root_if = vcpu_of<Vendor>(root_vp).read(Reg::rflags) & (1u << 9);
     if (!bring_here<Vendor>(vp))
         return Status::invalid_vp_state;
     __atomic_store_n(&vp.halted_in_root, false, __ATOMIC_SEQ_CST);
     __atomic_store_n(&vp.cpu, this_cpu().index, __ATOMIC_RELEASE);   // where kick() finds it
     timers_enter(vp);
-    Status s = dispatch_loop<Vendor>(root_vp, vp, out);
+    Status s = dispatch_loop<Vendor>(root_vp, vp, out, root_if);
     timers_leave(vp, out.reason == DispatchReport::Reason::halted);
     return s;
 }

@@ -88,6 +88,10 @@ int highest(const uint64_t (&w)[4]) { return highest_vector(w); }
 // The physical APIC's in-service vectors minus those still waiting here for injection: the
 // processor acknowledged them, but the guest has not seen them yet.
 void physical_in_service(const Vp& vp, uint64_t (&out)[4]) {
+    if (!vp.phys_in_service) {   // none injected and not ended: nothing to read (8 APIC reads)
+        out[0] = out[1] = out[2] = out[3] = 0;
+        return;
+    }
     for (uint32_t i = 0; i < 4; i++) {
         uint64_t lo = apic::read_reg(0x100 + 0x20 * i), hi = apic::read_reg(0x110 + 0x20 * i);
         uint64_t waiting = __atomic_load_n(&vp.pending_irq[i], __ATOMIC_RELAXED) &
@@ -147,17 +151,24 @@ int take_injectable_irq(Vp& vp) {
     bool soft = __atomic_fetch_and(&vp.soft_irq[v / 64], ~bit, __ATOMIC_RELAXED) & bit;
     if (soft || vp.partition->kind != PartitionKind::root)
         vp.soft_isr[v / 64] |= bit;
+    else
+        vp.phys_in_service++;
     return v;
 }
 
 bool virtual_eoi(Vp& vp) {
-    if (!any(vp.soft_isr))
+    auto physical = [&vp] {
+        if (vp.phys_in_service)
+            vp.phys_in_service--;
         return false;
+    };
+    if (!any(vp.soft_isr))
+        return physical();
     uint64_t phys[4];
     physical_in_service(vp, phys);
     int soft = highest(vp.soft_isr);
     if (soft < highest(phys))
-        return false;
+        return physical();
     vp.soft_isr[soft / 64] &= ~(1ull << (soft % 64));
     return true;
 }

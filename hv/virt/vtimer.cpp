@@ -86,6 +86,11 @@ bool service(Vp& vp) {
     }
     if (!has_stimers(vp))
         return raised;
+    bool any = false;
+    for (const Stimer& s : vp.timers.stimer)
+        any = any || s.enabled();
+    if (!any)
+        return raised;   // the common case: no reference-time arithmetic on the exit path
     uint64_t now = ref_now(*vp.partition, tsc_now);
     for (uint32_t i = 0; i < stimer_count; i++) {
         Stimer& s = vp.timers.stimer[i];
@@ -194,6 +199,12 @@ void learn_rate(Processor& pc) {
     if (!pc.armed || pc.armed_ticks < 64 || took < tsc::hz() / 10000 || took > tsc::hz())
         return;   // under 100 us interrupt latency dominates; over 1 s the product below overflows
     uint64_t measured = mul_div(pc.armed_ticks, tsc::hz(), took);
+    // A late interrupt (the processor was busy, or an emulator's host descheduled it) reads as a
+    // slow timer: only samples within a factor of two of the boot calibration count, so a stall
+    // can never teach it a rate that would turn every deadline into a storm of early expiries.
+    uint64_t boot = apic::timer_hz();
+    if (measured < boot / 2 || measured > boot * 2)
+        return;
     pc.rate_hz = (3 * pc.rate_hz + measured) / 4;
 }
 
@@ -235,6 +246,9 @@ void unpark(Vp& vp) {
     }
 }
 
+// Whether the physical timer must be set again for a deadline `t`: it is not set, or later.
+bool sooner(const Processor& pc, uint64_t t) { return t != ~0ull && (!pc.armed || t < pc.armed); }
+
 } // namespace
 
 void timers_attach(Vp& vp) {
@@ -244,9 +258,12 @@ void timers_attach(Vp& vp) {
 
 void timers_enter(Vp& vp) {
     unpark(vp);
-    processors[this_cpu().index].guest = &vp;
-    if (next_deadline(vp) != ~0ull)
-        settle();   // a VP with no timer armed changes nothing here: dispatches stay cheap
+    Processor& pc = processors[this_cpu().index];
+    pc.guest = &vp;
+    // Most dispatches change nothing here: the VP has no timer, or the physical timer is already
+    // set sooner (the root's tick). A deadline already past is sooner than any armed one.
+    if (sooner(pc, next_deadline(vp)))
+        settle();
 }
 
 void timers_leave(Vp& vp, bool halted) {
@@ -267,7 +284,8 @@ void timers_leave(Vp& vp, bool halted) {
         if (!placed)
             console::log("hv: %s vp %u: more halted VPs with timers than %u; its timer waits for a dispatch\n",
                          vp.partition->name, vp.index, max_parked);
-        settle();
+        if (sooner(processors[cpu], next_deadline(vp)))
+            settle();
     }
     // Preempted: it is runnable in the root's queue and its timers resume at its next dispatch;
     // a physical timer still set for it fires once for nothing and is rearmed then.
