@@ -126,6 +126,64 @@ Status assert_interrupt(uint64_t id, abi::InterruptType type, uint32_t apic_id, 
     return hc::call(call::assert_virtual_interrupt);
 }
 
+namespace {
+abi::CreatePortInput& port_input(uint64_t owner, uint32_t port, abi::PortType type, uint64_t allowed) {
+    auto& in = fresh_input<abi::CreatePortInput>();
+    in.port_partition_id = owner;
+    in.port_id = port;
+    in.connection_partition_id = allowed;
+    in.port_info.type = type;
+    return in;
+}
+} // namespace
+
+Status create_message_port(uint64_t owner, uint32_t port, uint32_t vp, uint32_t sint, uint64_t allowed) {
+    auto& in = port_input(owner, port, abi::PortType::message, allowed);
+    in.port_info.info.message.target_sint = sint;
+    in.port_info.info.message.target_vp = vp;
+    return hc::call(call::create_port);
+}
+
+Status create_event_port(uint64_t owner, uint32_t port, uint32_t vp, uint32_t sint, uint16_t base_flag,
+                         uint16_t flag_count, uint64_t allowed) {
+    auto& in = port_input(owner, port, abi::PortType::event, allowed);
+    in.port_info.info.event.target_sint = sint;
+    in.port_info.info.event.target_vp = vp;
+    in.port_info.info.event.base_flag_number = base_flag;
+    in.port_info.info.event.flag_count = flag_count;
+    return hc::call(call::create_port);
+}
+
+Status connect_port(uint64_t sender, uint32_t connection, uint64_t owner, uint32_t port, abi::PortType type) {
+    auto& in = fresh_input<abi::ConnectPortInput>();
+    in.connection_partition_id = sender;
+    in.connection_id = connection;
+    in.port_partition_id = owner;
+    in.port_id = port;
+    in.connection_info.type = type;
+    return hc::call(call::connect_port);
+}
+
+Status delete_port(uint64_t owner, uint32_t port) {
+    auto& in = fresh_input<abi::DeletePortInput>();
+    in.port_partition_id = owner;
+    in.port_id = port;
+    return hc::call(abi::call_code::delete_port);
+}
+
+Status post_message(uint32_t connection, uint32_t type, const void* payload, uint32_t size) {
+    auto& in = fresh_input<tlfs::PostMessageInput>();
+    in.connection_id = connection;
+    in.message_type = type;
+    in.payload_size = size;
+    __builtin_memcpy(in.payload, payload, size < sizeof in.payload ? size : sizeof in.payload);
+    return hc::call(call::post_message);
+}
+
+Status signal_event(uint32_t connection, uint16_t flag) {
+    return hc::fast(call::signal_event, connection | (uint64_t{flag} << 32));
+}
+
 Status dispatch_vp(uint64_t id, uint32_t vp, Dispatched& out) {
     auto& in = fresh_input<abi::DispatchVpInput>();
     in.partition_id = id;

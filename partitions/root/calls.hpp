@@ -36,6 +36,16 @@ struct RegisterPair {
 
 [[nodiscard]] Status assert_interrupt(uint64_t id, abi::InterruptType type, uint32_t apic_id, uint32_t vector);
 
+// SynIC ports and connections (TLFS 11.x, hypercalls 0x95, 0x96), and the calls any partition
+// with the privilege makes (HvPostMessage 0x5c, HvSignalEvent 0x5d).
+[[nodiscard]] Status create_message_port(uint64_t owner, uint32_t port, uint32_t vp, uint32_t sint, uint64_t allowed);
+[[nodiscard]] Status create_event_port(uint64_t owner, uint32_t port, uint32_t vp, uint32_t sint, uint16_t base_flag,
+                                       uint16_t flag_count, uint64_t allowed);
+[[nodiscard]] Status connect_port(uint64_t sender, uint32_t connection, uint64_t owner, uint32_t port, abi::PortType type);
+[[nodiscard]] Status delete_port(uint64_t owner, uint32_t port);
+[[nodiscard]] Status post_message(uint32_t connection, uint32_t type, const void* payload, uint32_t size);
+[[nodiscard]] Status signal_event(uint32_t connection, uint16_t flag);
+
 // DispatchVp: the state, the event and the message (our extension: the 256-byte HV_MESSAGE at
 // offset 8 of the output, docs/child-partitions.md), copied out of the processor's page.
 struct Dispatched {

@@ -4,6 +4,7 @@
 #include "partitions/root/child.hpp"
 
 #include "partitions/root/calls.hpp"
+#include "partitions/root/echo.hpp"
 #include "partitions/root/loader.hpp"
 #include "partitions/rt/page_alloc.hpp"
 #include "partitions/rt/rt.hpp"
@@ -87,6 +88,9 @@ bool build_child(Child& c, const uint8_t* image, uint64_t image_size) {
         if (Status s = with_memory(c, [&] { return create_vp(c.id, i); }); !rt::hc::ok(s))
             return fail(c, "CreateVp", s);
     }
+    // Before the child runs, so its first post finds the connection (partitions/abi/echo.hpp).
+    // A child runs without the echo service if the hypervisor refuses it (offer logs why).
+    static_cast<void>(echo::offer(c, c.slot));
     if (Status s = with_memory(c, [&] { return start_vp(c.id, 0, initial_context(entry)); }); !rt::hc::ok(s))
         return fail(c, "StartVp", s);
     // After StartVp, which loads the context: the registers a loader hands over beyond it
@@ -102,6 +106,7 @@ bool build_child(Child& c, const uint8_t* image, uint64_t image_size) {
 }
 
 void tear_down(Child& c) {
+    echo::forget(c.slot);
     if (c.id) {
         if (Status s = delete_partition(c.id); !rt::hc::ok(s)) {
             // The hypervisor still holds the pages: leak them rather than reuse them.

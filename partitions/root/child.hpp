@@ -49,6 +49,7 @@ enum class EndReason : uint8_t { none, debug_exit, shutdown, triple_fault, kille
 struct Child {
     ChildConfig config;
     uint64_t id = 0;                 // the hypervisor's partition id
+    uint32_t slot = 0;               // its index among the root's children (echo service ids)
     uint64_t ram = 0;                // root address of the child's RAM (one contiguous run)
     uint64_t ram_pages = 0;
     uint64_t deposits[max_deposits] = {};   // root addresses of deposited runs

@@ -22,15 +22,16 @@ uint32_t start_children(const root_abi::RootHandoff& h) {
     bool broken = false;
     for (uint32_t i = 0; i < h.module_count && i < root_abi::kMaxModules; i++) {
         const root_abi::Module& m = h.modules[i];
-        root::Child& c = children[n];
-        const char* error;
-        if (!root::parse_child_config(m.cmdline, c.config, error)) {
-            rt::log("root: module %u (\"%s\"): %s\n", i, m.cmdline, error);
+        if (n == root::max_children) {
+            rt::log("root: more than %u children: module %u (\"%s\") left out\n", root::max_children, i, m.cmdline);
             broken = true;
             continue;
         }
-        if (n == root::max_children) {
-            rt::log("root: more than %u children: %s left out\n", root::max_children, c.config.name);
+        root::Child& c = children[n];
+        c.slot = n;
+        const char* error;
+        if (!root::parse_child_config(m.cmdline, c.config, error)) {
+            rt::log("root: module %u (\"%s\"): %s\n", i, m.cmdline, error);
             broken = true;
             continue;
         }

@@ -1,6 +1,7 @@
 #include "partitions/root/scheduler.hpp"
 
 #include "partitions/root/calls.hpp"
+#include "partitions/root/echo.hpp"
 #include "partitions/root/intercepts.hpp"
 #include "partitions/root/signals.hpp"
 #include "partitions/rt/rt.hpp"
@@ -156,8 +157,10 @@ void end_child(Child& c, EndReason why, uint32_t code) {
 
 int run_processor(bool bootstrap) {
     for (;;) {
-        if (bootstrap)
+        if (bootstrap) {
             take_signals();
+            echo::poll(children, __atomic_load_n(&child_count, __ATOMIC_ACQUIRE));
+        }
         poll_children();
         reap();
         if (__atomic_load_n(&live, __ATOMIC_ACQUIRE) == 0) {

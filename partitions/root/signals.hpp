@@ -6,11 +6,15 @@
 #pragma once
 #include <stdint.h>
 
+#include "hypercalls/abi/partition.hpp"
+
 namespace root::signals {
 
-inline constexpr uint8_t vector = 0x31;   // SINT 0 of root VP 0
+inline constexpr uint8_t vector = 0x31;        // SINT 0 of root VP 0
+inline constexpr uint8_t echo_vector = 0x32;   // SINT 1: the echo service (partitions/abi/echo.hpp)
 
-// On the bootstrap processor: the message page, SINT 0 and the SynIC. False when refused.
+// On the bootstrap processor: the message and event-flag pages, SINT 0 and 1, and the SynIC.
+// False when refused.
 [[nodiscard]] bool init();
 
 struct Signal {
@@ -20,5 +24,11 @@ struct Signal {
 // The VPs signalled since the last call, at most `max`; `all` when the hypervisor dropped some
 // (look at every waiting VP). Only on the bootstrap processor, whose SIMP it reads.
 [[nodiscard]] uint32_t take(Signal* out, uint32_t max, bool& all);
+
+// SINT `sint`'s message slot of VP 0, copied out and emptied (EOM when more wait); false when
+// it is empty. Bootstrap processor only.
+[[nodiscard]] bool take_message(uint32_t sint, tlfs::root::Message& out);
+// Event flag `bit` of SINT `sint` of VP 0, read and cleared at once.
+[[nodiscard]] bool take_flag(uint32_t sint, uint32_t bit);
 
 } // namespace root::signals

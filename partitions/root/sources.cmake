@@ -12,6 +12,7 @@ set(ROOT_KERNEL_SOURCES
   ${PROJECT_SOURCE_DIR}/partitions/root/scheduler.cpp
   ${PROJECT_SOURCE_DIR}/partitions/root/serial.cpp
   ${PROJECT_SOURCE_DIR}/partitions/root/signals.cpp
+  ${PROJECT_SOURCE_DIR}/partitions/root/echo.cpp
   ${PROJECT_SOURCE_DIR}/partitions/root/irq.cpp
   ${PROJECT_SOURCE_DIR}/partitions/root/irq.S
   ${PROJECT_SOURCE_DIR}/partitions/rt/hypercall.cpp

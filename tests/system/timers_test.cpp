@@ -38,7 +38,8 @@ TEST_CASE("stimer passes on both vendors with 1 and 4 processors", "[stimer]") {
     }
 }
 
-// The same suites as CHILD partitions (`--suite child-apic`, `child-stimer`, `child-reftime`):
+// The same suites as CHILD partitions (`--suite child-apic`, `child-stimer`, `child-reftime`,
+// and `child-synic`, which needs the root's echo service instead of root-only calls):
 // a child's local APIC, timers and reference time are the hypervisor's, and a halted child VP is
 // woken through the root's scheduler signals (docs/root-partition.md, "Running").
 namespace {
@@ -49,7 +50,8 @@ template <const char* Name> void expect_child_suite_passes(const std::vector<std
     system_test::expect_child_ktap_passes(r, Name);
     CHECK(r.status == 0);
 }
-constexpr char child_apic[] = "child-apic", child_stimer[] = "child-stimer", child_reftime[] = "child-reftime";
+constexpr char child_apic[] = "child-apic", child_stimer[] = "child-stimer", child_reftime[] = "child-reftime",
+               child_synic[] = "child-synic";
 
 } // namespace
 
@@ -63,4 +65,9 @@ TEST_CASE("stimer passes as a child with 1 and 4 VPs on both vendors", "[stimer]
 
 TEST_CASE("reftime passes as a child with 1 and 4 VPs on both vendors", "[reftime][child]") {
     system_test::in_every_child_configuration(child_reftime, expect_child_suite_passes<child_reftime>);
+}
+
+// The SynIC across partitions: the child against the root's echo service (partitions/abi/echo.hpp).
+TEST_CASE("synic passes as a child with 1 and 4 VPs on both vendors", "[synic][child]") {
+    system_test::in_every_child_configuration(child_synic, expect_child_suite_passes<child_synic>);
 }
