@@ -153,6 +153,14 @@ bool call_on(uint32_t index, CallFn fn, void* arg) {
     return ok;
 }
 
+bool poke(uint32_t index) {
+    if (index == this_cpu().index)
+        return true;
+    if (index >= max_processors || !__atomic_load_n(&cpu_slot(index).online, __ATOMIC_ACQUIRE))
+        return false;
+    return apic::send(cpu_slot(index).apic_id, apic::Delivery::fixed, arch::vector_call);
+}
+
 uint32_t call_on_all(CallFn fn, void* arg) {
     uint32_t ran = 0;
     for (uint32_t i = 0; i < max_processors; i++)

@@ -21,6 +21,10 @@ uint32_t start_aps(const uint32_t* apic_ids, size_t count, uint32_t limit);
 // online or does not answer within a few seconds.
 using CallFn = void (*)(void*);
 [[nodiscard]] bool call_on(uint32_t index, CallFn fn, void* arg);
+// Interrupts processor `index` with the call vector and does not wait: it wakes from a halt, or
+// leaves its guest, and finds no call. Safe where call_on is not: with a lock held, or from a
+// path the target may be waiting on.
+bool poke(uint32_t index);
 // Every online processor, the caller included; returns how many ran it.
 uint32_t call_on_all(CallFn fn, void* arg);
 

@@ -36,8 +36,6 @@ void forward_from_idt(RegisterDump& r) {
     apic::eoi();
 }
 
-void nothing(void*) {}
-
 } // namespace
 
 void install_interrupt_forwarding() {
@@ -174,11 +172,14 @@ bool virtual_eoi(Vp& vp) {
 }
 
 void kick(Vp& vp) {
-    if (vp.cpu == this_cpu().index)
+    uint32_t cpu = __atomic_load_n(&vp.cpu, __ATOMIC_ACQUIRE);
+    if (cpu == this_cpu().index)
         return;
     // The call IPI wakes a halted processor and forces a running guest out (interrupt exiting).
-    if (!smp::call_on(vp.cpu, nothing, nullptr))
-        console::log("hv: cpu %u does not answer a wake-up for VP %u\n", vp.cpu, vp.index);
+    // Not waited for: the kicker may hold what the target is spinning for (vtimer.cpp's parked
+    // list), and a processor that is busy elsewhere looks at its VP when it gets back anyway.
+    if (!smp::poke(cpu))
+        console::log("hv: cpu %u does not take a wake-up for VP %u\n", cpu, vp.index);
 }
 
 } // namespace hv::virt

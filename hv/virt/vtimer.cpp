@@ -242,7 +242,7 @@ void unpark(Vp& vp) {
         }
         if (!busy)
             return;
-        asm volatile("pause");
+        drain_host_interrupts();   // take cross-processor calls while waiting: never deadlock on one
     }
 }
 
