@@ -23,8 +23,8 @@ inline constexpr uint32_t kMaxChildVps = 64;
 inline constexpr uint64_t kDefaultChildPrivileges =
     tlfs::privilege::vp_index_msr | tlfs::privilege::hypercall_msrs | tlfs::privilege::access_partition_id |
     tlfs::privilege::time_ref_count_msr | tlfs::privilege::partition_reference_tsc | tlfs::privilege::frequency_msrs |
-    tlfs::privilege::synic_msrs | tlfs::privilege::synthetic_timer_msrs | tlfs::privilege::post_messages |
-    tlfs::privilege::signal_events;
+    tlfs::privilege::synic_msrs | tlfs::privilege::synthetic_timer_msrs | tlfs::privilege::apic_msrs |
+    tlfs::privilege::post_messages | tlfs::privilege::signal_events;
 inline constexpr uint32_t kMaxInterceptEntries = 32;
 
 struct InterceptConfig {

@@ -8,6 +8,7 @@
 #include "hv/console.hpp"
 #include "hv/panic.hpp"
 #include "hv/virt/guest_memory.hpp"
+#include "hv/virt/lapic.hpp"
 #include "hv/virt/synic.hpp"
 #include "hv/virt/synthetic_time.hpp"
 #include "hv/virt/vtimer.hpp"
@@ -37,16 +38,47 @@ bool has(const Vp& vp, uint64_t privilege) { return (vp.partition->cpuid.privile
 // Synthetic MSRs exist only with their privilege (TLFS 2.4.4, partition privilege flags): without
 // it an access raises #GP as on a processor without the MSR.
 // The synthetic APIC MSRs (TLFS 10.x): EOI, ICR and TPR as MSRs of their own, the same
-// registers as the x2APIC's, for a partition whose APIC the hypervisor virtualizes (the root's);
+// registers as the APIC's, for every partition (the hypervisor virtualizes every APIC);
 // and the VP assist page, whose enlightenments this hypervisor does not use yet: the page is
 // only recorded (it must be the partition's RAM).
 constexpr uint32_t synthetic_eoi = 0x40000070, synthetic_icr = 0x40000071, synthetic_tpr = 0x40000072,
                    vp_assist_page = 0x40000073;
 constexpr uint64_t vp_assist_reserved = 0xffe;   // bits 11:1
 
+// A child's APIC is the hypervisor's register model (lapic.hpp) in either mode; the synthetic ICR
+// carries the destination where the APIC's mode puts it (x2APIC: bits 63:32; xAPIC: 63:56).
+Outcome child_synthetic_apic(Vp& vp, uint32_t msr, bool write, uint64_t value) {
+    uint64_t v = 0;
+    switch (msr) {
+    case synthetic_eoi:
+        return write && child_apic_access(vp, 0xb0, true, v) ? ok() : gp();
+    case synthetic_tpr:
+        v = value;
+        if (write && (value >> 8))
+            return gp();
+        return child_apic_access(vp, 0x80, write, v) ? ok(write ? 0 : v) : gp();
+    default:   // synthetic_icr
+        if (!write) {
+            if (!child_apic_access(vp, 0x300, false, v))
+                return gp();
+            if (!vp.lapic.x2apic)
+                v |= uint64_t{vp.lapic.icr_high} << 32;
+            return ok(v);
+        }
+        if (vp.lapic.x2apic) {
+            v = value;
+            return child_apic_access(vp, 0x300, true, v) ? ok() : gp();
+        }
+        uint64_t high = value >> 32, low = static_cast<uint32_t>(value);
+        return child_apic_access(vp, 0x310, true, high) && child_apic_access(vp, 0x300, true, low) ? ok() : gp();
+    }
+}
+
 Outcome synthetic_apic(Vp& vp, uint32_t msr, bool write, uint64_t value) {
     if (!has(vp, tlfs::privilege::apic_msrs))
         return gp();
+    if (vp.partition->kind == PartitionKind::child && msr != vp_assist_page)
+        return child_synthetic_apic(vp, msr, write, value);
     switch (msr) {
     case synthetic_eoi:
         return write ? x2apic_write(vp, 0x80b, 0) : gp();   // write-only; the value is ignored

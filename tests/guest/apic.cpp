@@ -40,9 +40,9 @@ namespace {
 using namespace apic_suite;
 using vectors::count;
 
-constexpr unsigned planned = 28 + timer_check_count;
+constexpr unsigned planned = 30 + timer_check_count;
 constexpr uint8_t v_self = 0x41, v_ipi = 0x42, v_low = 0x43, v_held4 = 0x44, v_held5 = 0x5e, v_pass6 = 0x6d,
-                  v_ppr = 0x6e, v_shadow = 0x47, v_high = 0x83, v_storm = 0x93, v_wake = 0x4f;
+                  v_ppr = 0x6e, v_shadow = 0x47, v_high = 0x83, v_storm = 0x93, v_wake = 0x4f, v_synthetic = 0x4a;
 constexpr uint32_t shorthand_self = 1u << 18, shorthand_all = 2u << 18, shorthand_others = 3u << 18;
 
 const root_abi::RootHandoff* handoff;
@@ -201,6 +201,31 @@ bool counts_are(const uint32_t* want) {
         ok = ok && count(i, v_ipi) == want[i];
     vectors::reset(v_ipi);
     return ok;
+}
+
+// The TLFS synthetic APIC MSRs (HV_X64_MSR_EOI 0x40000070, ICR 0x40000071, TPR 0x40000072): the
+// same registers as the APIC's, for the root's x2APIC and a child's APIC alike.
+void synthetic_msr_checks(suite::Reporter& r) {
+    constexpr uint32_t syn_eoi = 0x40000070, syn_icr = 0x40000071, syn_tpr = 0x40000072;
+    rt::wrmsr(syn_tpr, 0x30);
+    bool same = rt::rdmsr(msr_tpr) == 0x30;
+    rt::wrmsr(msr_tpr, 0);
+    same = same && rt::rdmsr(syn_tpr) == 0;
+    r.check(same, "the synthetic TPR MSR and the x2APIC TPR are one register");
+    // The handler ends each interrupt through the synthetic EOI only: a second IPI of the same
+    // vector is taken only if that EOI ended the first (an in-service vector blocks its class).
+    vectors::set_eoi(v_synthetic, false);
+    vectors::set_hook(v_synthetic, [](vectors::Event&) { rt::wrmsr(0x40000070, 0); });
+    vectors::reset(v_synthetic);
+    rt::wrmsr(syn_icr, (uint64_t{rt::apic_id()} << 32) | v_synthetic);
+    bool first = vectors::wait_count(self_vp, v_synthetic, 1, late_ms);
+    rt::wrmsr(syn_icr, (uint64_t{rt::apic_id()} << 32) | v_synthetic);
+    bool second = vectors::wait_count(self_vp, v_synthetic, 2, late_ms);
+    vectors::set_hook(v_synthetic, nullptr);
+    vectors::set_eoi(v_synthetic, true);
+    static_cast<void>(syn_eoi);
+    r.check(first && second && rt::probe_rdmsr(syn_eoi).vector == 13,
+            "the synthetic ICR sends, the synthetic EOI ends the interrupt (twice in a row), and reading EOI #GPs");
 }
 
 void cross_vp_checks(suite::Reporter& r) {
@@ -424,6 +449,7 @@ int rt::partition_main(const root_abi::RootHandoff& h) {
     }
     vectors::sti();
     self_ipi_checks(r);
+    synthetic_msr_checks(r);
     cross_vp_checks(r);
     eoi_nesting_checks(r);
     priority_checks(r);
