@@ -51,6 +51,8 @@ struct Vp {
     uint32_t phys_in_service = 0;   // physical vectors injected into the root and not yet EOIed             // the root's TPR class as the exit loop last saw it (AMD-V V_TPR) // a child VP DispatchVp returned halted: wake it through the root's scheduler
     uint64_t exits[static_cast<int>(virt::ExitKind::unknown) + 1]{};
     uint32_t refusals_logged = 0;   // bounds the log lines a misbehaving guest can cause
+    uint64_t refused_rip = 0, refused_gpa = 0;   // the last refused access (exit_loop.hpp, refuse_gpa)
+    uint32_t refused_repeats = 0;
     virt::SynicVp synic{};          // SynIC registers (hv/virt/synic.hpp), under the SynIC lock
 
     // Child partitions (hv/virt/children.cpp).

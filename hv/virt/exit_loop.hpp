@@ -107,12 +107,25 @@ template <class V> void handle_io(Vp& vp, V& cpu, const Intercept& x) {
     cpu.advance_rip(length_or(x, 1));
 }
 
+template <class V> [[noreturn]] void partition_fatal(Vp& vp, V& cpu, const char* what);
+
 template <class V> void refuse_gpa(Vp& vp, V& cpu, const Intercept& x) {
+    uint64_t rip = cpu.read(Reg::rip);
     if (vp.refusals_logged++ < 16)
         console::log("hv: %s vp %u: %s of gpa %lx at rip %lx refused: not the partition's memory; #GP\n",
                      vp.partition->name, vp.index,
-                     x.gpa.write ? "write" : x.gpa.execute ? "instruction fetch" : "read", x.gpa.gpa,
-                     cpu.read(Reg::rip));
+                     x.gpa.write ? "write" : x.gpa.execute ? "instruction fetch" : "read", x.gpa.gpa, rip);
+    // The same refusal at the same place again and again: the #GP cannot be delivered either (its
+    // frame lands on the refused page), the processor's double-fault-then-shutdown case (SDM vol 3
+    // 6.15, interrupt 8). Stop rather than spin on it.
+    if (rip == vp.refused_rip && x.gpa.gpa == vp.refused_gpa) {
+        if (++vp.refused_repeats >= 8)
+            partition_fatal(vp, cpu, "exception storm on a refused access (a fault while delivering #GP)");
+    } else {
+        vp.refused_rip = rip;
+        vp.refused_gpa = x.gpa.gpa;
+        vp.refused_repeats = 0;
+    }
     inject_exception(cpu, vector_gp, true, 0);
 }
 
