@@ -6,6 +6,7 @@
 #include "partitions/root/calls.hpp"
 #include "partitions/root/echo.hpp"
 #include "partitions/root/loader.hpp"
+#include "partitions/root/vmbus_host.hpp"
 #include "partitions/rt/page_alloc.hpp"
 #include "partitions/rt/rt.hpp"
 
@@ -91,6 +92,7 @@ bool build_child(Child& c, const uint8_t* image, uint64_t image_size) {
     // Before the child runs, so its first post finds the connection (partitions/abi/echo.hpp).
     // A child runs without the echo service if the hypervisor refuses it (offer logs why).
     static_cast<void>(echo::offer(c, c.slot));
+    static_cast<void>(vmbus_host::offer(c, c.slot));   // the same for VMBus (vmbus_host.hpp)
     if (Status s = with_memory(c, [&] { return start_vp(c.id, 0, initial_context(entry)); }); !rt::hc::ok(s))
         return fail(c, "StartVp", s);
     // After StartVp, which loads the context: the registers a loader hands over beyond it
@@ -107,6 +109,7 @@ bool build_child(Child& c, const uint8_t* image, uint64_t image_size) {
 
 void tear_down(Child& c) {
     echo::forget(c.slot);
+    vmbus_host::forget(c.slot);   // before the child's RAM, which its channels' rings are in, is freed
     if (c.id) {
         if (Status s = delete_partition(c.id); !rt::hc::ok(s)) {
             // The hypervisor still holds the pages: leak them rather than reuse them.

@@ -48,6 +48,7 @@ void init_bsp() {
     set_gate(0xff, root_spurious_isr);
     set_gate(signals::vector, root_sint_isr);
     set_gate(signals::echo_vector, root_sint_isr);   // the same: acknowledge; the loop does the rest
+    set_gate(signals::vmbus_vector, root_sint_isr);
     // Count how far the timer runs in 10 ms of TSC, divided by 16 (SDM 10.5.4).
     rt::wrmsr(msr_svr, 0x1ff);
     rt::wrmsr(msr_divide, 0x3);

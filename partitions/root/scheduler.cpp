@@ -4,6 +4,7 @@
 #include "partitions/root/echo.hpp"
 #include "partitions/root/intercepts.hpp"
 #include "partitions/root/signals.hpp"
+#include "partitions/root/vmbus_host.hpp"
 #include "partitions/rt/rt.hpp"
 
 namespace root {
@@ -160,6 +161,7 @@ int run_processor(bool bootstrap) {
         if (bootstrap) {
             take_signals();
             echo::poll(children, __atomic_load_n(&child_count, __ATOMIC_ACQUIRE));
+            vmbus_host::poll(children, __atomic_load_n(&child_count, __ATOMIC_ACQUIRE));
         }
         poll_children();
         reap();

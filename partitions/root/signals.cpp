@@ -29,11 +29,12 @@ bool init() {
         return false;
     simp = static_cast<abi::Message*>(rt::pages::ptr(page));
     siefp = static_cast<uint64_t*>(rt::pages::ptr(flags));
-    // TLFS 11.8: the message and event-flag pages, SINT 0 and 1 unmasked with our vectors,
+    // TLFS 11.8: the message and event-flag pages, SINT 0, 1 and 2 unmasked with our vectors,
     // then the SynIC itself.
     return rt::probe_wrmsr(tlfs::msr::simp, page | 1).vector < 0 && rt::probe_wrmsr(tlfs::msr::siefp, flags | 1).vector < 0 &&
            rt::probe_wrmsr(tlfs::msr::sint0, vector).vector < 0 &&
            rt::probe_wrmsr(tlfs::msr::sint0 + 1, echo_vector).vector < 0 &&
+           rt::probe_wrmsr(tlfs::msr::sint0 + vmbus_sint, vmbus_vector).vector < 0 &&
            rt::probe_wrmsr(tlfs::msr::scontrol, 1).vector < 0;
 }
 

@@ -12,8 +12,12 @@ namespace root::signals {
 
 inline constexpr uint8_t vector = 0x31;        // SINT 0 of root VP 0
 inline constexpr uint8_t echo_vector = 0x32;   // SINT 1: the echo service (partitions/abi/echo.hpp)
+// SINT 2: VMBus channel messages and channel signals from children (vmbus_host.hpp). Linux's
+// guests take VMBus on SINT 2 too (HYPERV-FACTS "VMBus"); on the root it is only our choice.
+inline constexpr uint32_t vmbus_sint = 2;
+inline constexpr uint8_t vmbus_vector = 0x33;
 
-// On the bootstrap processor: the message and event-flag pages, SINT 0 and 1, and the SynIC.
+// On the bootstrap processor: the message and event-flag pages, SINT 0, 1 and 2, and the SynIC.
 // False when refused.
 [[nodiscard]] bool init();
 

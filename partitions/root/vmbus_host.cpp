@@ -1,0 +1,232 @@
+#include "partitions/root/vmbus_host.hpp"
+
+#include "hv/lib/new.hpp"
+#include "hv/lib/spinlock.hpp"
+#include "partitions/root/calls.hpp"
+#include "partitions/root/signals.hpp"
+#include "partitions/root/vmbus_console.hpp"
+#include "partitions/rt/page_alloc.hpp"
+#include "partitions/rt/rt.hpp"
+#include "vmbus/server.hpp"
+
+namespace root::vmbus_host {
+namespace {
+
+constexpr uint32_t sint = signals::vmbus_sint;
+// HvPostMessage's message type for VMBus channel messages, both ways (Linux's vmbus_post_msg).
+constexpr uint32_t channel_message_type = 1;
+constexpr uint32_t relids = vmbus::server_limits::max_channels + 1;   // relid 0 is never a channel
+
+// Ports the root owns (VP 0, SINT 2) and connections it sends on; ids are per partition and
+// chosen apart from the echo service's (echo.cpp).
+constexpr uint32_t root_message_port(uint32_t slot, bool legacy) { return 0x4000 + slot * 4 + (legacy ? 1 : 0); }
+constexpr uint32_t root_event_port(uint32_t slot, uint32_t relid) { return 0x4100 + slot * 64 + relid; }
+// The root's SINT 2 event flag for a child's channel: 64 per child slot, 8 slots < 2048 flags.
+constexpr uint32_t root_flag(uint32_t slot, uint32_t relid) { return slot * 64 + relid; }
+constexpr uint32_t to_child_message(uint32_t slot, uint32_t vp, uint32_t s) { return 0x5000 + slot * 256 + vp * 16 + s; }
+constexpr uint32_t to_child_event(uint32_t slot, uint32_t vp) { return 0x6000 + slot * 16 + vp; }
+// Ports on the child (its own id space).
+constexpr uint32_t child_message_port(uint32_t vp, uint32_t s) { return 0x200 + vp * 16 + s; }
+constexpr uint32_t child_event_port(uint32_t vp) { return 0x300 + vp; }
+static_assert(root_flag(max_children - 1, relids - 1) < 2048);
+
+struct Host {
+    hv::Spinlock lock;
+    Child* child = nullptr;
+    vmbus::VmbusServer* server = nullptr;
+    uint64_t server_pages = 0, server_count = 0;
+    VmbusConsole console;
+    uint32_t console_relid = 0;
+    uint64_t message_ports[4] = {};   // the child's (vp, sint) message ports made so far
+    uint32_t event_ports = 0;         // the child's VPs with an event port
+    uint64_t faults_seen = 0;         // server log entries already printed
+    uint32_t logged = 0;              // log lines for this child (bounded)
+};
+Host hosts[max_children];
+
+void note(Host& h, const char* what, uint32_t a, uint32_t b) {
+    if (h.logged++ < 16)
+        rt::log("root: child %s: vmbus: %s (0x%x, 0x%x)\n", h.child->config.name, what, a, b);
+}
+
+bool ok(Status s, Host& h, const char* what) {
+    if (!rt::hc::ok(s))
+        note(h, what, rt::hc::code(s), 0);
+    return rt::hc::ok(s);
+}
+
+uint32_t slot_of(const Host& h) { return static_cast<uint32_t>(&h - hosts); }
+
+// ServerTransport: the child's side of the ports is made the first time it is needed.
+bool post(void* ctx, uint32_t vp, uint8_t s, const void* message, uint32_t size) {
+    Host& h = *static_cast<Host*>(ctx);
+    const Child& c = *h.child;
+    uint32_t slot = slot_of(h), i = vp * 16 + s;
+    if (vp >= c.vp_count || s >= 16)
+        return true;   // the server checks both; nothing to deliver to
+    if (!(h.message_ports[i / 64] & (1ull << (i % 64)))) {
+        if (!ok(create_message_port(c.id, child_message_port(vp, s), vp, s, 1), h, "CreatePort on the child") ||
+            !ok(connect_port(1, to_child_message(slot, vp, s), c.id, child_message_port(vp, s), abi::PortType::message),
+                h, "ConnectPort to the child"))
+            return true;   // dropped (logged): retrying cannot help
+        h.message_ports[i / 64] |= 1ull << (i % 64);
+    }
+    Status st = post_message(to_child_message(slot, vp, s), channel_message_type, message, size);
+    // TLFS: INSUFFICIENT_BUFFERS means the child's queue for that SINT is full; the server keeps
+    // the message and flush() retries. Anything else (its SynIC is off) is the child's to mind.
+    if (st == Status::insufficient_buffers)
+        return false;
+    ok(st, h, "PostMessage to the child");
+    return true;
+}
+
+void signal(void* ctx, uint32_t vp, uint32_t relid) {
+    Host& h = *static_cast<Host*>(ctx);
+    const Child& c = *h.child;
+    if (vp >= c.vp_count || vp >= 32 || relid >= relids)
+        return;
+    if (!(h.event_ports & (1u << vp))) {
+        if (!ok(create_event_port(c.id, child_event_port(vp), vp, sint, 0, relids, 1), h, "event port on the child") ||
+            !ok(connect_port(1, to_child_event(slot_of(h), vp), c.id, child_event_port(vp), abi::PortType::event), h,
+                "event connection to the child"))
+            return;
+        h.event_ports |= 1u << vp;
+    }
+    ok(signal_event(to_child_event(slot_of(h), vp), static_cast<uint16_t>(relid)), h, "SignalEvent to the child");
+}
+
+// The child's RAM is one run mapped at GPA 0 (child.hpp): a page is the child's when it is in it.
+bool owns_page(void* ctx, uint64_t pfn) { return pfn < static_cast<Host*>(ctx)->child->ram_pages; }
+
+uint8_t* map(void* ctx, uint64_t first_pfn, uint32_t pages) {
+    const Child& c = *static_cast<Host*>(ctx)->child;
+    if (first_pfn >= c.ram_pages || pages > c.ram_pages - first_pfn)
+        return nullptr;
+    return c.at(first_pfn * 4096);
+}
+
+void unmap(void*, uint8_t*, uint32_t) {}   // the root's mapping of the child's RAM stays
+
+// New entries of the server's log, each once, within the child's bound of log lines.
+void report_faults(Host& h) {
+    const vmbus::ServerLog& log = h.server->log();
+    uint64_t total = log.total();
+    for (uint64_t k = h.faults_seen < total - log.size() ? total - log.size() : h.faults_seen; k < total; k++) {
+        const vmbus::LogEntry& e = log.at(static_cast<uint32_t>(k - (total - log.size())));
+        if (h.logged++ < 16)
+            rt::log("root: child %s: vmbus: refused %s (message %u, detail %u, value 0x%x)\n", h.child->config.name,
+                    vmbus::to_string(e.fault), e.message_type, e.detail, e.value);
+    }
+    h.faults_seen = total;
+}
+
+// Whether `h` serves the live child `children[slot]`; with h.lock held.
+bool serving(const Host& h, Child* const* children, uint32_t slot) {
+    return h.server && h.child == children[slot] && h.child->end == EndReason::none;
+}
+
+void release_server(Host& h) {
+    if (h.server) {
+        h.server->reset();
+        h.server->~VmbusServer();
+        rt::pages::free_run(h.server_pages, h.server_count);
+    }
+    h.server = nullptr;
+}
+
+} // namespace
+
+bool offer(Child& c, uint32_t slot) {
+    if (slot >= max_children)
+        return false;
+    Host& h = hosts[slot];
+    h.child = &c;
+    h.server_count = (sizeof(vmbus::VmbusServer) + 4095) / 4096;
+    h.server_pages = rt::pages::alloc_run(h.server_count);
+    if (!h.server_pages) {
+        note(h, "no memory for the server", static_cast<uint32_t>(h.server_count), 0);
+        return false;
+    }
+    vmbus::ServerConfig cfg{};
+    cfg.vp_count = c.vp_count;
+    h.server = new (rt::pages::ptr(h.server_pages))
+        vmbus::VmbusServer(vmbus::ServerTransport{&h, post, signal, map, unmap}, vmbus::Platform{&h, owns_page}, cfg);
+    h.console.init(c.config.name, slot);
+    h.console_relid = h.server->add_device(h.console.provider());
+    using T = abi::PortType;
+    uint32_t r = h.console_relid;
+    bool done = r != 0 &&
+                ok(create_message_port(1, root_message_port(slot, false), 0, sint, c.id), h, "message port") &&
+                ok(connect_port(c.id, vmbus::connection::message_v5, 1, root_message_port(slot, false), T::message), h,
+                   "message connection 4") &&
+                ok(create_message_port(1, root_message_port(slot, true), 0, sint, c.id), h, "legacy message port") &&
+                ok(connect_port(c.id, vmbus::connection::message_legacy, 1, root_message_port(slot, true), T::message),
+                   h, "message connection 1") &&
+                ok(create_event_port(1, root_event_port(slot, r), 0, sint, static_cast<uint16_t>(root_flag(slot, r)), 1,
+                                     c.id),
+                   h, "channel event port") &&
+                ok(connect_port(c.id, h.server->connection_for(r), 1, root_event_port(slot, r), T::event), h,
+                   "channel event connection");
+    if (!done) {
+        forget(slot);
+        return false;
+    }
+    return true;
+}
+
+void poll(Child* const* children, uint32_t count) {
+    tlfs::root::Message m;
+    while (signals::take_message(sint, m)) {
+        uint32_t port = static_cast<uint32_t>(m.header.origin);
+        uint32_t slot = (port - 0x4000) / 4;
+        bool legacy = (port & 3) == 1;
+        if (port < 0x4000 || slot >= count || slot >= max_children || (port & 3) > 1 || !children[slot])
+            continue;   // nothing else posts to SINT 2 of VP 0
+        Host& h = hosts[slot];
+        hv::IrqLockGuard g(h.lock);
+        if (!serving(h, children, slot))
+            continue;
+        if (static_cast<uint32_t>(m.header.type) != channel_message_type) {
+            note(h, "message of another type dropped", static_cast<uint32_t>(m.header.type), 0);
+            continue;
+        }
+        uint32_t size = m.header.payload_size <= sizeof m.payload ? m.header.payload_size : sizeof m.payload;
+        h.server->receive(legacy ? vmbus::connection::message_legacy : vmbus::connection::message_v5, m.payload, size);
+    }
+    for (uint32_t slot = 0; slot < count && slot < max_children; slot++) {
+        Host& h = hosts[slot];
+        hv::IrqLockGuard g(h.lock);
+        if (!children[slot] || !serving(h, children, slot))
+            continue;
+        if (signals::take_flag(sint, root_flag(slot, h.console_relid)) || h.console.more())
+            h.server->signalled(h.console_relid);
+        if (h.server->queued())
+            h.server->flush();
+        if (h.server->log().total() != h.faults_seen)
+            report_faults(h);
+    }
+}
+
+void forget(uint32_t slot) {
+    if (slot >= max_children)
+        return;
+    Host& h = hosts[slot];
+    hv::IrqLockGuard g(h.lock);
+    if (h.server) {
+        // The child's ports and the connections to them go with its partition; the root's are
+        // the root's to delete.
+        static_cast<void>(delete_port(1, root_message_port(slot, false)));
+        static_cast<void>(delete_port(1, root_message_port(slot, true)));
+        if (h.console_relid)
+            static_cast<void>(delete_port(1, root_event_port(slot, h.console_relid)));
+    }
+    release_server(h);
+    h.console_relid = 0;
+    for (auto& w : h.message_ports)
+        w = 0;
+    h.event_ports = 0;
+    h.faults_seen = 0;
+    h.logged = 0;
+}
+
+} // namespace root::vmbus_host
