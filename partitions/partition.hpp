@@ -53,6 +53,8 @@ struct Vp {
     uint32_t refusals_logged = 0;   // bounds the log lines a misbehaving guest can cause
     uint64_t refused_rip = 0, refused_gpa = 0;   // the last refused access (exit_loop.hpp, refuse_gpa)
     uint32_t refused_repeats = 0;
+    uint64_t last_exits = 0;        // the kinds of the last eight exits, one byte each (diagnostics)
+    uint64_t exits_before_refusal = 0;
     virt::SynicVp synic{};          // SynIC registers (hv/virt/synic.hpp), under the SynIC lock
 
     // Child partitions (hv/virt/children.cpp).

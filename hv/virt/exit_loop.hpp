@@ -125,6 +125,7 @@ template <class V> void refuse_gpa(Vp& vp, V& cpu, const Intercept& x) {
         vp.refused_rip = rip;
         vp.refused_gpa = x.gpa.gpa;
         vp.refused_repeats = 0;
+        vp.exits_before_refusal = vp.last_exits >> 8;   // what led here, for partition_fatal
     }
     inject_exception(cpu, vector_gp, true, 0);
 }
@@ -133,6 +134,8 @@ template <class V> [[noreturn]] void partition_fatal(Vp& vp, V& cpu, const char*
     console::log("hv: %s vp %u: %s at rip=%lx rsp=%lx cr0=%lx cr3=%lx cr4=%lx efer=%lx\n", vp.partition->name,
                  vp.index, what, cpu.read(Reg::rip), cpu.read(Reg::rsp), cpu.read(Reg::cr0), cpu.read(Reg::cr3),
                  cpu.read(Reg::cr4), cpu.read(Reg::efer));
+    console::log("hv: %s vp %u: last exits (newest first, ExitKind): %lx; before the first refusal: %lx\n",
+                 vp.partition->name, vp.index, vp.last_exits, vp.exits_before_refusal);
     // The root owns the machine: when it cannot go on, neither can the machine.
     stop(1);
 }
@@ -277,6 +280,7 @@ template <class Vendor> [[noreturn]] void run_vp(Vp& vp) {
         prepare_events(vp, cpu);
         Intercept x = cpu.run(vp.gprs);
         vp.exits[static_cast<int>(x.kind)]++;
+        vp.last_exits = (vp.last_exits << 8) | static_cast<uint8_t>(x.kind);   // for partition_fatal
         sync_cr8(vp, cpu);
         handle_exit(vp, cpu, x);
     }

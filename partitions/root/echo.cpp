@@ -23,6 +23,7 @@ constexpr uint32_t answer_message_connection(uint32_t slot, uint32_t vp, uint32_
 
 struct Slot {
     bool offered = false;
+    Child* child = nullptr;
     uint64_t created[4] = {};   // the child's (vp, sint) message ports made so far, one bit each
     uint32_t refused_logged = 0;
 };
@@ -53,13 +54,13 @@ bool answer_port(Slot& s, const Child& c, uint32_t slot, uint32_t vp, uint32_t s
     return true;
 }
 
-void answer_message(Child* const* children, uint32_t count, const abi::Message& m) {
+void answer_message(const abi::Message& m) {
     uint32_t port = static_cast<uint32_t>(m.header.origin);
     uint32_t slot = (port - 0x1000) / 2;
-    if (port < 0x1000 || slot >= count || !children[slot] || !slots[slot].offered ||
-        children[slot]->end != EndReason::none)
+    Child* child = slot < max_children ? __atomic_load_n(&slots[slot].child, __ATOMIC_ACQUIRE) : nullptr;
+    if (port < 0x1000 || !child || !slots[slot].offered || child->end != EndReason::none)
         return;   // not an echo port (nothing else posts to SINT 1 of VP 0), or a child that ended
-    Child& c = *children[slot];
+    Child& c = *child;
     Slot& s = slots[slot];
     proto::EchoRequest req{};
     uint32_t size = m.header.payload_size <= sizeof req ? m.header.payload_size : sizeof req;
@@ -90,6 +91,7 @@ bool offer(Child& c, uint32_t slot) {
     if (slot >= max_children)
         return false;
     slots[slot] = Slot{};
+    slots[slot].child = &c;
     using T = abi::PortType;
     bool done = ok(create_message_port(1, root_message_port(slot), 0, proto::answer_sint, c.id), c, "message port") &&
                 ok(connect_port(c.id, proto::message_connection, 1, root_message_port(slot), T::message), c,
@@ -106,18 +108,19 @@ bool offer(Child& c, uint32_t slot) {
     return done;
 }
 
-void poll(Child* const* children, uint32_t count) {
+void poll() {
     abi::Message m;
     while (signals::take_message(proto::answer_sint, m))
         if (m.header.type != abi::MessageType::none)
-            answer_message(children, count, m);
-    for (uint32_t slot = 0; slot < count && slot < max_children; slot++) {
-        if (!slots[slot].offered || !children[slot] || !signals::take_flag(proto::answer_sint, slot) ||
-            children[slot]->end != EndReason::none)
+            answer_message(m);
+    for (uint32_t slot = 0; slot < max_children; slot++) {
+        Slot& s = slots[slot];
+        Child* child = __atomic_load_n(&s.child, __ATOMIC_ACQUIRE);   // forget() may run beside
+        if (!s.offered || !child || child->end != EndReason::none || !signals::take_flag(proto::answer_sint, slot))
             continue;
         Status st = signal_event(answer_event_connection(slot), 0);
         if (!rt::hc::ok(st))
-            refuse(slots[slot], *children[slot], "SignalEvent status", rt::hc::code(st), 0);
+            refuse(s, *child, "SignalEvent status", rt::hc::code(st), 0);
     }
 }
 

@@ -11,8 +11,9 @@ namespace root::echo {
 // False (with a log line) when the hypervisor refused; the child then has no echo service.
 bool offer(Child& c, uint32_t slot);
 // Answers what the children posted and signalled. Bootstrap processor only (it reads VP 0's
-// message slot and event flags); `children[slot]` is the child `offer` was given, or null.
-void poll(Child* const* children, uint32_t count);
+// message slot and event flags). It knows the children from `offer`, not from the scheduler:
+// a child may post before the scheduler has it.
+void poll();
 // The child ends: its ports and connections go with its partition; forget what was created.
 void forget(uint32_t slot);
 

@@ -160,8 +160,8 @@ int run_processor(bool bootstrap) {
     for (;;) {
         if (bootstrap) {
             take_signals();
-            echo::poll(children, __atomic_load_n(&child_count, __ATOMIC_ACQUIRE));
-            vmbus_host::poll(children, __atomic_load_n(&child_count, __ATOMIC_ACQUIRE));
+            echo::poll();
+            vmbus_host::poll();
         }
         poll_children();
         reap();

@@ -121,9 +121,9 @@ void report_faults(Host& h) {
 }
 
 // Whether `h` serves the live child `children[slot]`; with h.lock held.
-bool serving(const Host& h, Child* const* children, uint32_t slot) {
-    return h.server && h.child == children[slot] && h.child->end == EndReason::none;
-}
+// Whether the slot's server takes messages: offered, and its child has not ended. Not the
+// scheduler's list: a child posts before the scheduler has it (StartVp comes first).
+bool serving(const Host& h) { return h.server && h.child && h.child->end == EndReason::none; }
 
 void release_server(Host& h) {
     if (h.server) {
@@ -174,17 +174,17 @@ bool offer(Child& c, uint32_t slot) {
     return true;
 }
 
-void poll(Child* const* children, uint32_t count) {
+void poll() {
     tlfs::root::Message m;
     while (signals::take_message(sint, m)) {
         uint32_t port = static_cast<uint32_t>(m.header.origin);
         uint32_t slot = (port - 0x4000) / 4;
         bool legacy = (port & 3) == 1;
-        if (port < 0x4000 || slot >= count || slot >= max_children || (port & 3) > 1 || !children[slot])
+        if (port < 0x4000 || slot >= max_children || (port & 3) > 1)
             continue;   // nothing else posts to SINT 2 of VP 0
         Host& h = hosts[slot];
         hv::IrqLockGuard g(h.lock);
-        if (!serving(h, children, slot))
+        if (!serving(h))
             continue;
         if (static_cast<uint32_t>(m.header.type) != channel_message_type) {
             note(h, "message of another type dropped", static_cast<uint32_t>(m.header.type), 0);
@@ -193,10 +193,10 @@ void poll(Child* const* children, uint32_t count) {
         uint32_t size = m.header.payload_size <= sizeof m.payload ? m.header.payload_size : sizeof m.payload;
         h.server->receive(legacy ? vmbus::connection::message_legacy : vmbus::connection::message_v5, m.payload, size);
     }
-    for (uint32_t slot = 0; slot < count && slot < max_children; slot++) {
+    for (uint32_t slot = 0; slot < max_children; slot++) {
         Host& h = hosts[slot];
         hv::IrqLockGuard g(h.lock);
-        if (!children[slot] || !serving(h, children, slot))
+        if (!serving(h))
             continue;
         if (signals::take_flag(sint, root_flag(slot, h.console_relid)) || h.console.more())
             h.server->signalled(h.console_relid);

@@ -17,7 +17,7 @@ namespace root::vmbus_host {
 bool offer(Child& c, uint32_t slot);
 // Serves what the children posted and signalled, retries answers a full queue held back.
 // Bootstrap processor only (it reads VP 0's SINT 2 slot and flags).
-void poll(Child* const* children, uint32_t count);
+void poll();
 // The child ends (before its partition is deleted and its RAM freed): the server forgets it,
 // the root's ports go. Any processor; waits for a poll serving this child to finish.
 void forget(uint32_t slot);
