@@ -1,5 +1,5 @@
-// The root's interrupt setup on each of its processors: an IDT that keeps the runtime's
-// exception gates (partitions/rt) and adds the timer, and a periodic x2APIC timer of about
+// The root's interrupt setup on each of its processors: its gates in the runtime's IDT
+// (partitions/rt, shared by every processor: the timer, the SINTs, the spurious vector), and a periodic x2APIC timer of about
 // 1 ms, calibrated once against the TSC the handoff describes.
 #pragma once
 #include <stdint.h>
@@ -8,9 +8,9 @@ namespace root::irq {
 
 inline constexpr uint8_t timer_vector = 0x30;   // not 0xef/0xf0, which the hypervisor owns
 
-// On the bootstrap processor, before any other: builds the IDT and calibrates the timer.
+// On the bootstrap processor, before any other: installs the gates and calibrates the timer.
 void init_bsp();
-// On every processor (the bootstrap one too): loads the IDT, starts the timer, enables interrupts.
+// On every processor (the bootstrap one too): starts the timer, enables interrupts.
 void start_this_cpu();
 uint64_t ticks();
 

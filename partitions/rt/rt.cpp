@@ -40,7 +40,13 @@ struct [[gnu::packed]] DescriptorPointer {
     uint64_t base;
 };
 
-alignas(16) IdtGate idt[32];
+// Every vector: 0-31 are the runtime's exception handlers; a kernel or suite adds its own
+// interrupts with set_interrupt_gate (the same table on every processor).
+alignas(16) IdtGate idt[256];
+
+IdtGate gate_to(uint64_t a) {
+    return {static_cast<uint16_t>(a), 0x08, 0, 0x8e, static_cast<uint16_t>(a >> 16), static_cast<uint32_t>(a >> 32), 0};
+}
 // Accessed bits preset: the table is read-only and a segment load would otherwise write it.
 alignas(16) const uint64_t gdt[3] = {0, 0x00af9b000000ffff, 0x00cf93000000ffff};
 hv::Spinlock console_lock;
@@ -65,11 +71,8 @@ void load_descriptor_tables() {
 }
 
 void build_idt() {
-    for (int v = 0; v < 32; v++) {
-        uint64_t a = rt_isr_table[v];
-        idt[v] = {static_cast<uint16_t>(a), 0x08, 0, 0x8e, static_cast<uint16_t>(a >> 16),
-                  static_cast<uint32_t>(a >> 32), 0};
-    }
+    for (int v = 0; v < 32; v++)
+        idt[v] = gate_to(rt_isr_table[v]);
 }
 
 void serial_put(char c) {
@@ -79,6 +82,11 @@ void serial_put(char c) {
 }
 
 } // namespace
+
+void set_interrupt_gate(uint8_t vector, void (*isr)()) {
+    IdtGate g = isr ? gate_to(reinterpret_cast<uint64_t>(isr)) : vector < 32 ? gate_to(rt_isr_table[vector]) : IdtGate{};
+    __builtin_memcpy(const_cast<IdtGate*>(&idt[vector]), &g, sizeof g);
+}
 
 void init_processor() {
     load_descriptor_tables();

@@ -11,6 +11,10 @@ namespace rt {
 
 // Loads the runtime's GDT and IDT on the calling processor.
 void init_processor();
+// The runtime's IDT is every processor's: vectors 0-31 report exceptions (and serve the probes);
+// a kernel or suite installs its interrupt handlers here (an interrupt gate, no IST). A null
+// `isr` gives a vector back: 0-31 to the runtime's exception handler, others to no gate (#NP).
+void set_interrupt_gate(uint8_t vector, void (*isr)());
 
 // Implemented by each kernel: runs on the bootstrap VP after the runtime is up.
 int partition_main(const root_abi::RootHandoff& handoff);

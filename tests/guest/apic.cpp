@@ -420,7 +420,6 @@ void shadow_checks(suite::Reporter& r) {
 } // namespace
 
 void rt::ap_main(uint32_t) {
-    vectors::load();
     rt::wrmsr(msr_svr, 0x1ff);
     rt::wrmsr(msr_tpr, 0);
     __atomic_fetch_add(&ap_ready, 1, __ATOMIC_ACQ_REL);

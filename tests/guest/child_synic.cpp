@@ -242,7 +242,6 @@ void cross_vp_checks(suite::Reporter& r) {
 } // namespace
 
 void rt::ap_main(uint32_t index) {
-    vectors::load();
     uint32_t vp = vectors::this_vp();
     rt::wrmsr(0x80f, 0x1ff);   // x2APIC SVR: software-enabled (SDM vol 3 11.9)
     enable_synic(vp);

@@ -73,31 +73,11 @@ void flushes(suite::Reporter& r) {
     r.check(list.status() == Status::success && list.reps() == 40, "FlushVirtualAddressListEx over every VP, 40 ranges");
 }
 
-struct [[gnu::packed]] Gate {
-    uint16_t offset_low, selector;
-    uint8_t ist, type;
-    uint16_t offset_mid;
-    uint32_t offset_high, zero;
-};
-struct [[gnu::packed]] Pointer {
-    uint16_t limit;
-    uint64_t base;
-};
-alignas(16) Gate idt[256];
 constexpr uint8_t ipi_vector = 0x40;
 uint32_t ipi_seen;
 
-// The runtime's IDT has the 32 exception gates; the suite's copy adds the IPI vector.
-void install_idt() {
-    Pointer old;
-    asm volatile("sidt %0" : "=m"(old));
-    __builtin_memcpy(idt, reinterpret_cast<const void*>(old.base), old.limit + 1u);
-    auto a = reinterpret_cast<uint64_t>(&hc_ipi_isr);
-    idt[ipi_vector] = {static_cast<uint16_t>(a), 0x08, 0, 0x8e, static_cast<uint16_t>(a >> 16),
-                       static_cast<uint32_t>(a >> 32), 0};
-    Pointer p{sizeof idt - 1, reinterpret_cast<uint64_t>(idt)};
-    asm volatile("lidt %0" : : "m"(p));
-}
+// The IPI vector's gate, in the runtime's IDT.
+void install_idt() { rt::set_interrupt_gate(ipi_vector, hc_ipi_isr); }
 
 // A call made with interrupts on, so the IPI it sends is injected on the way back: with IF=0 the
 // hypervisor would have to open an interrupt window, which its VT-x path does not close again

@@ -150,35 +150,15 @@ constexpr uint32_t sint = 3;         // the root's SINT for the port
 constexpr uint8_t vector = 0x40;     // its vector; the root must avoid 0xef and 0xf0
 constexpr uint32_t port_id = 0x51, connection_id = 0x52;
 
-struct [[gnu::packed]] Gate {
-    uint16_t offset_low, selector;
-    uint8_t ist, type;
-    uint16_t offset_mid;
-    uint32_t offset_high, zero;
-};
-struct [[gnu::packed]] IdtPointer {
-    uint16_t limit;
-    uint64_t base;
-};
-alignas(16) Gate idt[256];
-
-Gate gate(void (*fn)()) {
-    auto a = reinterpret_cast<uint64_t>(fn);
-    return {static_cast<uint16_t>(a), 0x08, 0, 0x8e, static_cast<uint16_t>(a >> 16), static_cast<uint32_t>(a >> 32), 0};
-}
-
 // The runtime's exception gates (0-31) stay; every other vector gets a gate, ours or the stray one.
-IdtPointer install_idt() {
-    IdtPointer old;
-    asm volatile("sidt %0" : "=m"(old));
-    uint32_t keep = old.limit + 1u < 32 * sizeof(Gate) ? old.limit + 1u : 32 * sizeof(Gate);
-    __builtin_memcpy(idt, reinterpret_cast<const void*>(old.base), keep);
+void install_gates() {
     for (unsigned v = 32; v < 255; v++)
-        idt[v] = gate(v == vector ? bench_sint_entry : bench_stray_entry);
-    idt[255] = gate(bench_spurious_entry); // the SVR's spurious vector at reset (SDM vol 3 11.9)
-    IdtPointer p{sizeof idt - 1, reinterpret_cast<uint64_t>(idt)};
-    asm volatile("lidt %0" : : "m"(p));
-    return old;
+        rt::set_interrupt_gate(static_cast<uint8_t>(v), v == vector ? bench_sint_entry : bench_stray_entry);
+    rt::set_interrupt_gate(255, bench_spurious_entry);   // the SVR's spurious vector at reset (SDM vol 3 11.9)
+}
+void remove_gates() {
+    for (unsigned v = 32; v < 256; v++)
+        rt::set_interrupt_gate(static_cast<uint8_t>(v), nullptr);
 }
 
 Ret create_event_port(uint64_t child) {
@@ -262,7 +242,7 @@ SignalFigures measure_signal_event(const uint64_t* deposit_list, uint16_t deposi
     // The root's SynIC on this VP: SIEFP on, the SINT unmasked on `vector` (TLFS 11.8).
     uint64_t siefp = page();
     bench_sint_flags = static_cast<uint64_t*>(rt::pages::ptr(siefp + sint * 256));
-    IdtPointer old_idt = install_idt();
+    install_gates();
     rt::wrmsr(tlfs::msr::scontrol, 1);
     rt::wrmsr(tlfs::msr::siefp, siefp | 1);
     rt::wrmsr(tlfs::msr::sint0 + sint, vector);
@@ -307,7 +287,7 @@ SignalFigures measure_signal_event(const uint64_t* deposit_list, uint16_t deposi
     rt::wrmsr(tlfs::msr::sint0 + sint, (1ull << 16) | vector); // masked (vector 0 would #GP)
     rt::wrmsr(tlfs::msr::siefp, 0);
     rt::wrmsr(tlfs::msr::scontrol, 0);
-    asm volatile("lidt %0" : : "m"(old_idt));
+    remove_gates();
     return f;
 }
 

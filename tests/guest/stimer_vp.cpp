@@ -98,7 +98,6 @@ void cross_vp_checks(suite::Reporter& r, const root_abi::RootHandoff& h) {
 
 void rt::ap_main(uint32_t) {
     using namespace stimer_suite;
-    vectors::load();
     rt::wrmsr(0x80f, 0x1ff);
     uint32_t vp = vectors::this_vp();
     synic_on(vp);

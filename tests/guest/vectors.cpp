@@ -12,19 +12,6 @@ namespace {
 
 constexpr uint32_t msr_eoi = 0x80b;   // x2APIC EOI (SDM vol 3 11.12.1.2)
 
-struct [[gnu::packed]] Gate {
-    uint16_t offset_low, selector;
-    uint8_t ist, type;
-    uint16_t offset_mid;
-    uint32_t offset_high, zero;
-};
-struct [[gnu::packed]] Pointer {
-    uint16_t limit;
-    uint64_t base;
-};
-
-alignas(16) Gate idt[256];
-Gate runtime_gate15;
 uint32_t apic_to_vp[256];
 Hook hooks[256];
 bool no_eoi[256];
@@ -36,29 +23,17 @@ struct PerVp {
 };
 PerVp seen[max_vps];
 
-Gate gate_for(uint8_t v) {
-    uint64_t a = reinterpret_cast<uint64_t>(vectors_stubs + 16u * v);
-    return {static_cast<uint16_t>(a), 0x08, 0, 0x8e, static_cast<uint16_t>(a >> 16), static_cast<uint32_t>(a >> 32), 0};
-}
+using Isr = void (*)();
+Isr stub(uint8_t v) { return reinterpret_cast<Isr>(const_cast<uint8_t*>(vectors_stubs) + 16u * v); }
 
 } // namespace
 
 void init(const root_abi::RootHandoff& h) {
-    Pointer cur;
-    asm volatile("sidt %0" : "=m"(cur));
-    __builtin_memcpy(idt, reinterpret_cast<const void*>(cur.base), cur.limit + 1u < 32 * sizeof(Gate) ? cur.limit + 1u : 32 * sizeof(Gate));
-    runtime_gate15 = idt[15];
-    for (unsigned v = 32; v < 256; v++)
-        idt[v] = gate_for(static_cast<uint8_t>(v));
+    for (unsigned v = 32; v < 256; v++)   // in the runtime's IDT, every processor's already
+        rt::set_interrupt_gate(static_cast<uint8_t>(v), stub(static_cast<uint8_t>(v)));
     for (uint32_t i = 0; i < h.processor_count && i < max_vps; i++)
         if (h.apic_ids[i] < 256)
             apic_to_vp[h.apic_ids[i]] = i;
-    load();
-}
-
-void load() {
-    Pointer p{sizeof idt - 1, reinterpret_cast<uint64_t>(idt)};
-    asm volatile("lidt %0" : : "m"(p));
 }
 
 uint32_t this_vp() {
@@ -68,7 +43,7 @@ uint32_t this_vp() {
 
 void set_hook(uint8_t vector, Hook hook) { __atomic_store_n(&hooks[vector], hook, __ATOMIC_RELEASE); }
 void set_eoi(uint8_t vector, bool eoi) { no_eoi[vector] = !eoi; }
-void claim_vector15(bool claim) { idt[15] = claim ? gate_for(15) : runtime_gate15; }
+void claim_vector15(bool claim) { rt::set_interrupt_gate(15, claim ? stub(15) : nullptr); }
 
 uint32_t count(uint32_t vp, uint8_t vector) { return __atomic_load_n(&seen[vp].count[vector], __ATOMIC_ACQUIRE); }
 uint64_t last_rip(uint32_t vp, uint8_t vector) { return __atomic_load_n(&seen[vp].rip[vector], __ATOMIC_ACQUIRE); }

@@ -1,5 +1,5 @@
-// External interrupts for guest suites that take them (apic, stimer): one IDT of 256 gates whose
-// vectors 32-255 count every delivery per VP, remember the interrupted RIP and the reference
+// External interrupts for guest suites that take them (apic, stimer): gates in the runtime's IDT
+// whose vectors 32-255 count every delivery per VP, remember the interrupted RIP and the reference
 // time, run an optional hook, and send the x2APIC EOI. The runtime's exception gates (0-31) stay,
 // so its probes keep working; a suite may put a counting gate on vector 15, which no exception
 // uses (SDM vol 3 table 6-1), to observe an illegal vector delivered as an interrupt.
@@ -22,9 +22,9 @@ struct Event {
 };
 using Hook = void (*)(Event&);
 
-// Builds the IDT (on the bootstrap VP, before any AP starts) and loads it; APs call load().
+// Installs the counting gates in the runtime's IDT, which every processor has loaded (on the
+// bootstrap VP, before any AP starts).
 void init(const root_abi::RootHandoff& h);
-void load();
 // The calling VP's index in the handoff's APIC id list.
 uint32_t this_vp();
 
