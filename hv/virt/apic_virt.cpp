@@ -13,6 +13,7 @@
 #include "hv/arch/apic.hpp"
 #include "hv/arch/interrupts.hpp"
 #include "hv/console.hpp"
+#include "hv/virt/lapic.hpp"
 #include "hv/virt/policy.hpp"
 #include "hv/virt/vp_runtime.hpp"
 #include "hv/virt/vtimer.hpp"
@@ -86,7 +87,7 @@ Outcome write_icr(Vp& vp, uint64_t value) {
     uint32_t mode = (low >> 8) & 7, shorthand = (low >> 18) & 3;
     bool logical = low & (1u << 11);
     auto vector = static_cast<uint8_t>(low);
-    if (low & 0xfff32000u)   // reserved bits (SDM vol 3 figure 11-28, x2APIC form)
+    if (value & x2apic_icr_reserved)
         return gp();
     if (mode == 5) {   // INIT; a level de-assert INIT (bit 14 clear) does nothing
         if (low & (1u << 14))
@@ -137,8 +138,8 @@ Outcome x2apic_read(Vp& vp, uint32_t msr) {
         return ok(vp.apic_id);
     case msr_ppr:
         return ok(root_ppr(vp));
-    case msr_ldr:   // x2APIC logical id: cluster in 31:16, one bit of 16 in 15:0 (SDM 11.12.10.2)
-        return ok(((vp.apic_id >> 4) << 16) | (1u << (vp.apic_id & 0xf)));
+    case msr_ldr:
+        return ok(x2apic_ldr(vp.apic_id));
     case msr_icr:
         return ok(apic::read_reg(0x300));
     default:

@@ -79,6 +79,9 @@ struct ApicWrite {
     return (tpr & 0xf0) >= isr_class ? tpr & 0xff : isr_class;
 }
 
+// Reserved bits of the x2APIC ICR, whose WRMSR raises #GP (SDM vol 3 figure 11-28).
+inline constexpr uint64_t x2apic_icr_reserved = 0xfff32000ull;
+
 // The x2APIC logical id: cluster in 31:16, one bit of 16 in 15:0 (SDM vol 3 11.12.10.2).
 [[nodiscard]] constexpr uint32_t x2apic_ldr(uint32_t id) { return ((id >> 4) << 16) | (1u << (id & 0xf)); }
 

@@ -149,7 +149,7 @@ ApicWrite apic_write(ApicRegs& a, ApicTimer& t, uint32_t offset, uint64_t value,
         return w;
     case apic_reg::icr_low:
         if (x2) {
-            if (value & 0xfff32000ull) {   // reserved bits of the x2APIC ICR (SDM vol 3 figure 11-28)
+            if (value & x2apic_icr_reserved) {
                 w.gp = true;
                 return w;
             }

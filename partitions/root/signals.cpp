@@ -59,28 +59,24 @@ bool take_flag(uint32_t sint, uint32_t bit) {
 
 uint32_t take(Signal* out, uint32_t max, bool& all) {
     all = false;
-    if (!simp)
+    abi::Message m;
+    if (!take_message(0, m))
         return 0;
-    volatile abi::Message& slot = simp[0];
-    uint32_t n = 0;
-    if (slot.header.type != abi::MessageType::none) {
-        if (slot.header.type == abi::MessageType::scheduler_vp_signal_pair) {
-            abi::SchedulerVpSignalPair pl;
-            __builtin_memcpy(&pl, const_cast<const uint64_t*>(slot.payload), sizeof pl);
-            uint32_t count = pl.vp_count < abi::vp_signal_pairs_max ? pl.vp_count : abi::vp_signal_pairs_max;
-            for (uint32_t i = 0; i < count; i++) {
-                if (n == max) {
-                    all = true;
-                    break;
-                }
-                out[n++] = {pl.partition_ids[i], pl.vp_indexes[i]};
-            }
-            all = all || pl.overflow_count != 0;
-        } else {
-            rt::log("root: unexpected message type 0x%x in SINT 0\n", static_cast<uint32_t>(slot.header.type));
-        }
-        release(slot);
+    if (m.header.type != abi::MessageType::scheduler_vp_signal_pair) {
+        rt::log("root: unexpected message type 0x%x in SINT 0\n", static_cast<uint32_t>(m.header.type));
+        return 0;
     }
+    abi::SchedulerVpSignalPair pl;
+    __builtin_memcpy(&pl, m.payload, sizeof pl);
+    uint32_t count = pl.vp_count < abi::vp_signal_pairs_max ? pl.vp_count : abi::vp_signal_pairs_max;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < count && !all; i++) {
+        if (n == max)
+            all = true;
+        else
+            out[n++] = {pl.partition_ids[i], pl.vp_indexes[i]};
+    }
+    all = all || pl.overflow_count != 0;
     return n;
 }
 
