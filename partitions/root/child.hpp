@@ -23,6 +23,7 @@ struct ChildConfig {
     uint32_t mem_mib = 32;
     uint32_t timeout_s = 0;   // the child is killed this long after it starts; 0: never
     char args[96] = "";
+    bool testdev = false;     // offer the VMBus test device (partitions/abi/vmbus_testdev.hpp)
 };
 // False with `error` set when the line is not a child's or does not parse.
 [[nodiscard]] bool parse_child_config(const char* cmdline, ChildConfig& out, const char*& error);

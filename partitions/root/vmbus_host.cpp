@@ -5,6 +5,7 @@
 #include "partitions/root/calls.hpp"
 #include "partitions/root/signals.hpp"
 #include "partitions/root/vmbus_console.hpp"
+#include "partitions/root/vmbus_testdev.hpp"
 #include "partitions/rt/page_alloc.hpp"
 #include "partitions/rt/rt.hpp"
 #include "vmbus/server.hpp"
@@ -30,13 +31,25 @@ constexpr uint32_t child_message_port(uint32_t vp, uint32_t s) { return 0x200 + 
 constexpr uint32_t child_event_port(uint32_t vp) { return 0x300 + vp; }
 static_assert(root_flag(max_children - 1, relids - 1) < 2048);
 
+// A device offered to the child: its provider, and whether it wants serving without a signal
+// (its last signal left packets in the ring, or it has something to send on its own).
+struct Offered {
+    const vmbus::DeviceProvider* provider = nullptr;
+    bool (*pending)(const void* self) = nullptr;
+    const void* self = nullptr;
+    uint32_t relid = 0;
+};
+constexpr uint32_t max_devices = 8;
+
 struct Host {
     hv::Spinlock lock;
     Child* child = nullptr;
     vmbus::VmbusServer* server = nullptr;
     uint64_t server_pages = 0, server_count = 0;
     VmbusConsole console;
-    uint32_t console_relid = 0;
+    VmbusTestDevice testdev;
+    Offered devices[max_devices];
+    uint32_t device_count = 0;
     uint64_t message_ports[4] = {};   // the child's (vp, sint) message ports made so far
     uint32_t event_ports = 0;         // the child's VPs with an event port
     uint64_t faults_seen = 0;         // server log entries already printed
@@ -134,6 +147,25 @@ void release_server(Host& h) {
     h.server = nullptr;
 }
 
+// Offers one device: its relid, the root's event port for the child's signals on it (flag
+// root_flag(slot, relid) of VP 0's SINT 2) and the child's connection to that port.
+bool add(Host& h, const vmbus::DeviceProvider* provider, bool (*pending)(const void*), const void* self) {
+    if (h.device_count == max_devices)
+        return false;
+    uint32_t slot = slot_of(h), r = h.server->add_device(provider);
+    if (r == 0 || r >= relids) {
+        note(h, "no relid for a device", r, 0);
+        return false;
+    }
+    h.devices[h.device_count++] = Offered{provider, pending, self, r};
+    return ok(create_event_port(1, root_event_port(slot, r), 0, sint, static_cast<uint16_t>(root_flag(slot, r)), 1,
+                                h.child->id),
+              h, "channel event port") &&
+           ok(connect_port(h.child->id, h.server->connection_for(r), 1, root_event_port(slot, r),
+                           abi::PortType::event),
+              h, "channel event connection");
+}
+
 } // namespace
 
 bool offer(Child& c, uint32_t slot) {
@@ -151,22 +183,22 @@ bool offer(Child& c, uint32_t slot) {
     cfg.vp_count = c.vp_count;
     h.server = new (rt::pages::ptr(h.server_pages))
         vmbus::VmbusServer(vmbus::ServerTransport{&h, post, signal, map, unmap}, vmbus::Platform{&h, owns_page}, cfg);
-    h.console.init(c.config.name, slot);
-    h.console_relid = h.server->add_device(h.console.provider());
     using T = abi::PortType;
-    uint32_t r = h.console_relid;
-    bool done = r != 0 &&
+    h.console.init(c.config.name, slot);
+    bool done = add(h, h.console.provider(), [](const void* s) { return static_cast<const VmbusConsole*>(s)->more(); },
+                    &h.console);
+    if (done && c.config.testdev) {
+        h.testdev.init(c.config.name, slot);
+        done = add(h, h.testdev.provider(), [](const void* s) { return static_cast<const VmbusTestDevice*>(s)->more(); },
+                   &h.testdev);
+    }
+    done = done &&
                 ok(create_message_port(1, root_message_port(slot, false), 0, sint, c.id), h, "message port") &&
                 ok(connect_port(c.id, vmbus::connection::message_v5, 1, root_message_port(slot, false), T::message), h,
                    "message connection 4") &&
                 ok(create_message_port(1, root_message_port(slot, true), 0, sint, c.id), h, "legacy message port") &&
                 ok(connect_port(c.id, vmbus::connection::message_legacy, 1, root_message_port(slot, true), T::message),
-                   h, "message connection 1") &&
-                ok(create_event_port(1, root_event_port(slot, r), 0, sint, static_cast<uint16_t>(root_flag(slot, r)), 1,
-                                     c.id),
-                   h, "channel event port") &&
-                ok(connect_port(c.id, h.server->connection_for(r), 1, root_event_port(slot, r), T::event), h,
-                   "channel event connection");
+                   h, "message connection 1");
     if (!done) {
         forget(slot);
         return false;
@@ -198,8 +230,11 @@ void poll() {
         hv::IrqLockGuard g(h.lock);
         if (!serving(h))
             continue;
-        if (signals::take_flag(sint, root_flag(slot, h.console_relid)) || h.console.more())
-            h.server->signalled(h.console_relid);
+        for (uint32_t d = 0; d < h.device_count; d++) {
+            const Offered& o = h.devices[d];
+            if (signals::take_flag(sint, root_flag(slot, o.relid)) || (o.pending && o.pending(o.self)))
+                h.server->signalled(o.relid);
+        }
         if (h.server->queued())
             h.server->flush();
         if (h.server->log().total() != h.faults_seen)
@@ -217,11 +252,11 @@ void forget(uint32_t slot) {
         // the root's to delete.
         static_cast<void>(delete_port(1, root_message_port(slot, false)));
         static_cast<void>(delete_port(1, root_message_port(slot, true)));
-        if (h.console_relid)
-            static_cast<void>(delete_port(1, root_event_port(slot, h.console_relid)));
+        for (uint32_t d = 0; d < h.device_count; d++)
+            static_cast<void>(delete_port(1, root_event_port(slot, h.devices[d].relid)));
     }
     release_server(h);
-    h.console_relid = 0;
+    h.device_count = 0;
     for (auto& w : h.message_ports)
         w = 0;
     h.event_ports = 0;

@@ -15,25 +15,17 @@
 #include "partitions/rt/page_alloc.hpp"
 #include "tests/guest/suite.hpp"
 #include "tests/guest/vectors.hpp"
+#include "tests/guest/vmbus_session.hpp"
 #include "vmbus/client.hpp"
 
 namespace {
 
-using tlfs::Status;
-namespace msr = tlfs::msr;
 namespace console = root_abi::vmbus_console;
 
 constexpr unsigned planned = 26;
 constexpr uint8_t v_vmbus = 0x52;
-constexpr uint32_t sint = vmbus::message_sint;
-constexpr uint32_t channel_message_type = 1;   // HvPostMessage type of VMBus messages (Linux)
-constexpr uint64_t wait_ms = 3000, quiet_ms = 200;
+constexpr uint64_t quiet_ms = 200;
 
-using Message = tlfs::root::Message;   // HV_MESSAGE (TLFS 11.9.2)
-volatile Message* simp;
-volatile uint64_t* siefp;
-Status last_post = Status::success;
-uint32_t messages_seen;                          // every message the root posted to SINT 2
 vmbus::OpenResult last_open{};                   // the last OpenResult, whoever asked for it
 uint32_t open_results;
 vmbus::GpadlCreated last_created{};              // the last GpadlCreated for a raw header
@@ -42,73 +34,33 @@ uint32_t raw_created;
 // client's, which would count them as unexpected.
 constexpr uint32_t raw_open_id = 0x5150, raw_gpadl = 0xabc00;
 
-bool post(void*, uint32_t conn, const void* msg, uint32_t size) {
-    auto& in = rt::hc::input<tlfs::PostMessageInput>();
-    in.connection_id = conn;
-    in.reserved = 0;
-    in.message_type = channel_message_type;
-    in.payload_size = size;
-    __builtin_memcpy(in.payload, msg, size < sizeof in.payload ? size : sizeof in.payload);
-    last_post = rt::hc::call(tlfs::call::post_message);
-    return last_post == Status::success;
-}
+vmbus::VmbusClient& client = vmbus_session::client();
+using vmbus_session::pump_for;
+using vmbus_session::pump_until;
 
-// Channel signals: fast HvSignalEvent on the offer's connection id, flag 0 (HYPERV-FACTS).
-void signal(void*, uint32_t conn) { static_cast<void>(rt::hc::fast(tlfs::call::signal_event, conn)); }
-
-vmbus::VmbusClient client({nullptr, post, signal});
-
-// Takes SINT 2's message (type 0, then EOM when message-pending: TLFS 11.10.3) and its event
-// flags (the root sets flag = relid) into the client.
-void pump_once() {
-    volatile Message& slot = simp[sint];
-    if (slot.header.type != tlfs::root::MessageType::none) {
-        alignas(8) uint8_t bytes[240];
-        uint32_t size = slot.header.payload_size <= sizeof bytes ? slot.header.payload_size : sizeof bytes;
-        __builtin_memcpy(bytes, const_cast<const uint64_t*>(slot.payload), size);
-        slot.header.type = tlfs::root::MessageType::none;
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (slot.header.flags & tlfs::root::message_flag::pending)
-            rt::wrmsr(msr::eom, 0);
-        messages_seen++;
-        uint32_t type;
-        __builtin_memcpy(&type, bytes, 4);
-        bool raw = false;
-        if (type == static_cast<uint32_t>(vmbus::MessageType::open_result) && size >= sizeof last_open) {
-            __builtin_memcpy(&last_open, bytes, sizeof last_open);
-            open_results++;
-            raw = last_open.open_id >= raw_open_id;
-        }
-        if (type == static_cast<uint32_t>(vmbus::MessageType::gpadl_created) && size >= sizeof last_created) {
-            vmbus::GpadlCreated c;
-            __builtin_memcpy(&c, bytes, sizeof c);
-            if (c.gpadl == raw_gpadl) {
-                last_created = c;
-                raw_created++;
-                raw = true;
-            }
-        }
-        if (!raw)
-            client.on_message(bytes, size);
+// Keeps the answers to this suite's raw requests from the client.
+bool take_raw(const uint8_t* bytes, uint32_t size) {
+    uint32_t type;
+    __builtin_memcpy(&type, bytes, 4);
+    bool raw = false;
+    if (type == static_cast<uint32_t>(vmbus::MessageType::open_result) && size >= sizeof last_open) {
+        __builtin_memcpy(&last_open, bytes, sizeof last_open);
+        open_results++;
+        raw = last_open.open_id >= raw_open_id;
     }
-    volatile uint64_t* flags = siefp + sint * (2048 / 64);
-    uint64_t set = __atomic_exchange_n(const_cast<uint64_t*>(flags), 0, __ATOMIC_ACQ_REL);
-    for (uint32_t bit = 0; set; bit++, set >>= 1)
-        if (set & 1)
-            client.on_event(bit);
+    if (type == static_cast<uint32_t>(vmbus::MessageType::gpadl_created) && size >= sizeof last_created) {
+        vmbus::GpadlCreated c;
+        __builtin_memcpy(&c, bytes, sizeof c);
+        if (c.gpadl == raw_gpadl) {
+            last_created = c;
+            raw_created++;
+            raw = true;
+        }
+    }
+    return raw;
 }
 
-template <class F> bool pump_until(F done, uint64_t ms = wait_ms) {
-    for (uint64_t end = vectors::ref_now() + ms * 10'000; vectors::ref_now() < end;) {
-        pump_once();
-        if (done())
-            return true;
-    }
-    return done();
-}
-void pump_for(uint64_t ms) {
-    pump_until([] { return false; }, ms);
-}
+bool post(void*, uint32_t conn, const void* msg, uint32_t size) { return vmbus_session::post(conn, msg, size); }
 
 template <class T> bool post_raw(uint32_t conn, const T& m) { return post(nullptr, conn, &m, sizeof m); }
 
@@ -128,15 +80,15 @@ vmbus::Guid console_class() {
 
 // Contact and version negotiation, with the messages a child can send too early.
 void contact_checks(suite::Reporter& r, uint32_t vps) {
-    messages_seen = 0;
+    vmbus_session::reset_messages_seen();
     bool posted = post_raw(vmbus::connection::message_v5, vmbus::make_message<vmbus::RequestOffers>());
     auto c = vmbus::make_message<vmbus::InitiateContact>();
     c.version_requested = vmbus::version::v5_3;
     c.target_vcpu = vps;   // one past the child's last VP
-    c.interrupt_page_or_sint = sint;
+    c.interrupt_page_or_sint = vmbus::message_sint;
     posted = posted && post_raw(vmbus::connection::message_v5, c);
     pump_for(quiet_ms);
-    r.check(posted && messages_seen == 0,
+    r.check(posted && vmbus_session::messages_seen() == 0,
             "RequestOffers before contact and InitiateContact naming a VP past the child's: posted, never answered");
 
     bool ok = client.connect() && pump_until([] { return client.state() != vmbus::VmbusClient::State::contacting; });
@@ -145,12 +97,12 @@ void contact_checks(suite::Reporter& r, uint32_t vps) {
             "InitiateContact 5.3 on connection 4: accepted, VersionResponse names connection 4");
     if (client.state() != vmbus::VmbusClient::State::connected)
         r.diag("client state %u, version 0x%x, last post status 0x%x", static_cast<uint32_t>(client.state()),
-               client.version(), rt::hc::code(last_post));
+               client.version(), rt::hc::code(vmbus_session::last_post()));
 
-    messages_seen = 0;
+    vmbus_session::reset_messages_seen();
     posted = post_raw(vmbus::connection::message_legacy, vmbus::make_message<vmbus::RequestOffers>());
     pump_for(quiet_ms);
-    r.check(posted && messages_seen == 0 && client.offer_count() == 0,
+    r.check(posted && vmbus_session::messages_seen() == 0 && client.offer_count() == 0,
             "RequestOffers on connection 1 after 5.3 was negotiated: not served (the early one neither)");
 }
 
@@ -353,10 +305,10 @@ void teardown_checks(suite::Reporter& r, uint32_t relid) {
     r.check(open_refused(relid, ring_gpadl, 0, send_pages), "OpenChannel over the torn-down GPADL: refused");
     bool unloaded = client.unload() && pump_until([] { return client.state() == vmbus::VmbusClient::State::unloaded; });
     r.check(unloaded, "Unload: UnloadResponse");
-    messages_seen = 0;
+    vmbus_session::reset_messages_seen();
     bool posted = post_raw(vmbus::connection::message_v5, vmbus::make_message<vmbus::RequestOffers>());
     pump_for(quiet_ms);
-    r.check(posted && messages_seen == 0, "RequestOffers after Unload: not served");
+    r.check(posted && vmbus_session::messages_seen() == 0, "RequestOffers after Unload: not served");
     bool again = client.connect() && pump_until([] { return client.state() != vmbus::VmbusClient::State::contacting; }) &&
                  client.state() == vmbus::VmbusClient::State::connected && client.request_offers() &&
                  pump_until([] { return client.offers_complete(); }) && client.find(console_class());
@@ -377,18 +329,10 @@ int rt::partition_main(const root_abi::RootHandoff& h) {
     suite::Reporter r(suite::sink());
     r.begin(planned);
     r.diag("child-vmbus: backend %s, %u processors", h.backend, h.processor_count);
-    rt::pages::init(h);
-    bool interface = rt::hc::init(h);
-    rt::hc::init_cpu(0);
+    bool synic = vmbus_session::init(h, v_vmbus);
     vectors::init(h);
     rt::wrmsr(0x80f, 0x1ff);   // x2APIC SVR: software-enabled (SDM vol 3 11.9)
-    uint64_t page = rt::pages::alloc(), flags = rt::pages::alloc();
-    simp = reinterpret_cast<volatile Message*>(page);
-    siefp = reinterpret_cast<volatile uint64_t*>(flags);
-    // TLFS 11.8: message and event-flag pages, SINT 2 unmasked with our vector, then the SynIC.
-    bool synic = interface && page && flags && rt::probe_wrmsr(msr::simp, page | 1).vector < 0 &&
-                 rt::probe_wrmsr(msr::siefp, flags | 1).vector < 0 &&
-                 rt::probe_wrmsr(msr::sint0 + sint, v_vmbus).vector < 0 && rt::probe_wrmsr(msr::scontrol, 1).vector < 0;
+    vmbus_session::set_message_hook(take_raw);
     r.check(synic, "the hypercall interface and the SynIC with SINT 2");
     vectors::sti();
     uint32_t vps = h.processor_count;

@@ -1,0 +1,123 @@
+#include "tests/guest/vmbus_session.hpp"
+
+#include "hypercalls/abi/partition.hpp"
+#include "partitions/rt/hypercall.hpp"
+#include "partitions/rt/page_alloc.hpp"
+#include "partitions/rt/rt.hpp"
+
+namespace vmbus_session {
+namespace {
+
+namespace msr = tlfs::msr;
+using Message = tlfs::root::Message;   // HV_MESSAGE (TLFS 11.9.2)
+
+constexpr uint32_t sint = vmbus::message_sint;
+constexpr uint32_t channel_message_type = 1;   // HvPostMessage type of VMBus messages (Linux)
+
+volatile Message* simp;
+volatile uint64_t* siefp;
+tlfs::Status posted = tlfs::Status::success;
+uint32_t seen;
+uint64_t signals;
+bool (*message_hook)(const uint8_t*, uint32_t);
+
+bool post_message(void*, uint32_t conn, const void* msg, uint32_t size) {
+    auto& in = rt::hc::input<tlfs::PostMessageInput>();
+    in.connection_id = conn;
+    in.reserved = 0;
+    in.message_type = channel_message_type;
+    in.payload_size = size;
+    __builtin_memcpy(in.payload, msg, size < sizeof in.payload ? size : sizeof in.payload);
+    posted = rt::hc::call(tlfs::call::post_message);
+    return posted == tlfs::Status::success;
+}
+
+// Channel signals: fast HvSignalEvent on the offer's connection id, flag 0 (HYPERV-FACTS).
+void signal(void*, uint32_t conn) {
+    __atomic_fetch_add(&signals, 1, __ATOMIC_RELAXED);
+    static_cast<void>(rt::hc::fast(tlfs::call::signal_event, conn));
+}
+
+vmbus::VmbusClient the_client({nullptr, post_message, signal});
+
+} // namespace
+
+bool init(const root_abi::RootHandoff& h, uint8_t vector) {
+    rt::pages::init(h);
+    bool interface = rt::hc::init(h);
+    rt::hc::init_cpu(0);
+    uint64_t page = rt::pages::alloc(), flags = rt::pages::alloc();
+    simp = reinterpret_cast<volatile Message*>(page);
+    siefp = reinterpret_cast<volatile uint64_t*>(flags);
+    // TLFS 11.8: message and event-flag pages, SINT 2 unmasked with our vector, then the SynIC.
+    return interface && page && flags && rt::probe_wrmsr(msr::simp, page | 1).vector < 0 &&
+           rt::probe_wrmsr(msr::siefp, flags | 1).vector < 0 &&
+           rt::probe_wrmsr(msr::sint0 + sint, vector).vector < 0 && rt::probe_wrmsr(msr::scontrol, 1).vector < 0;
+}
+
+vmbus::VmbusClient& client() { return the_client; }
+void set_message_hook(bool (*hook)(const uint8_t*, uint32_t)) { message_hook = hook; }
+uint32_t messages_seen() { return seen; }
+void reset_messages_seen() { seen = 0; }
+tlfs::Status last_post() { return posted; }
+uint64_t signals_sent() { return __atomic_load_n(&signals, __ATOMIC_RELAXED); }
+bool post(uint32_t connection, const void* message, uint32_t size) {
+    return post_message(nullptr, connection, message, size);
+}
+
+// SINT 2's message (type 0, then EOM when message-pending: TLFS 11.10.3) and its event flags
+// (the root sets flag = relid).
+void pump_once() {
+    volatile Message& slot = simp[sint];
+    if (slot.header.type != tlfs::root::MessageType::none) {
+        alignas(8) uint8_t bytes[240];
+        uint32_t size = slot.header.payload_size <= sizeof bytes ? slot.header.payload_size : sizeof bytes;
+        __builtin_memcpy(bytes, const_cast<const uint64_t*>(slot.payload), size);
+        slot.header.type = tlfs::root::MessageType::none;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (slot.header.flags & tlfs::root::message_flag::pending)
+            rt::wrmsr(msr::eom, 0);
+        seen++;
+        if (!message_hook || !message_hook(bytes, size))
+            the_client.on_message(bytes, size);
+    }
+    volatile uint64_t* flags = siefp + sint * (2048 / 64);
+    uint64_t set = __atomic_exchange_n(const_cast<uint64_t*>(flags), 0, __ATOMIC_ACQ_REL);
+    for (uint32_t bit = 0; set; bit++, set >>= 1)
+        if (set & 1)
+            the_client.on_event(bit);
+}
+
+void pump_for(uint64_t ms) {
+    pump_until([] { return false; }, ms);
+}
+
+bool connect() {
+    using S = vmbus::VmbusClient::State;
+    return the_client.connect() && pump_until([] { return the_client.state() != S::contacting; }) &&
+           the_client.state() == S::connected && the_client.request_offers() &&
+           pump_until([] { return the_client.offers_complete(); });
+}
+
+vmbus::ClientChannel* open_device(const uint8_t (&class_id)[16], uint32_t send_pages, uint32_t recv_pages,
+                                  uint32_t target_vp) {
+    vmbus::Guid cls{};
+    __builtin_memcpy(cls.bytes, class_id, 16);
+    vmbus::ClientChannel* ch = the_client.find(cls);
+    uint64_t ring = rt::pages::alloc_run(send_pages + recv_pages);
+    if (!ch || !ring)
+        return nullptr;
+    uint32_t id = the_client.create_gpadl(ch->relid(), ring / 4096, send_pages + recv_pages);
+    const vmbus::ClientGpadl* g = id ? the_client.gpadl(id) : nullptr;
+    if (!g || !pump_until([g] { return g->state != vmbus::ClientGpadl::State::pending; }) ||
+        g->state != vmbus::ClientGpadl::State::created)
+        return nullptr;
+    using S = vmbus::ClientChannel::State;
+    if (!the_client.open(ch->relid(), id, static_cast<uint8_t*>(rt::pages::ptr(ring)), send_pages, recv_pages,
+                         target_vp) ||
+        !pump_until([ch] { return ch->state() != S::opening; }) || ch->state() != S::open)
+        return nullptr;
+    return ch;
+}
+
+} // namespace vmbus_session

@@ -1,0 +1,53 @@
+// A child's VMBus session for the guest suites (child-vmbus, child-ring-stress, child-storage):
+// the hypercall interface, the SynIC's message and event pages with SINT 2, and one portable
+// client (vmbus/client.hpp) fed from them, as Linux's hv_vmbus is (HYPERV-FACTS "VMBus").
+// Messages and flags are taken on VP 0 by polling (pump); channels may be written from any VP
+// (a signal is a fast HvSignalEvent, safe on every VP).
+#pragma once
+#include <stdint.h>
+
+#include "hypercalls/abi/tlfs.hpp"
+#include "partitions/abi/root_handoff.hpp"
+#include "tests/guest/vectors.hpp"
+#include "vmbus/client.hpp"
+
+namespace vmbus_session {
+
+inline constexpr uint64_t wait_ms = 3000;
+
+// The hypercall interface on VP 0, the SIMP and SIEFP, SINT 2 at `vector` and the SynIC; false
+// when any of it was refused.
+[[nodiscard]] bool init(const root_abi::RootHandoff& h, uint8_t vector);
+vmbus::VmbusClient& client();
+
+// Sees each message the root posts to SINT 2 before the client does (payload, size); true keeps
+// it from the client (a suite's own raw requests).
+void set_message_hook(bool (*hook)(const uint8_t* bytes, uint32_t size));
+[[nodiscard]] uint32_t messages_seen();
+void reset_messages_seen();
+// The status of the last HvPostMessage; how many channel signals (HvSignalEvent) were made.
+[[nodiscard]] tlfs::Status last_post();
+[[nodiscard]] uint64_t signals_sent();
+// HvPostMessage of a raw channel message on `connection`.
+[[nodiscard]] bool post(uint32_t connection, const void* message, uint32_t size);
+
+// Takes SINT 2's message and event flags into the client, once.
+void pump_once();
+template <class F> bool pump_until(F done, uint64_t ms = wait_ms) {
+    for (uint64_t end = vectors::ref_now() + ms * 10'000; vectors::ref_now() < end;) {
+        pump_once();
+        if (done())
+            return true;
+    }
+    return done();
+}
+void pump_for(uint64_t ms);
+
+// Contact (the newest version Linux offers) and all offers delivered.
+[[nodiscard]] bool connect();
+// The first offer of `class_id` opened over fresh, contiguous ring pages (send_pages outbound,
+// recv_pages inbound) with target_vp; null when anything was refused.
+[[nodiscard]] vmbus::ClientChannel* open_device(const uint8_t (&class_id)[16], uint32_t send_pages,
+                                                 uint32_t recv_pages, uint32_t target_vp = 0);
+
+} // namespace vmbus_session
