@@ -66,6 +66,8 @@ svm_enter:
     sti
     nop
     vmrun %rax
+    .globl svm_vmrun_return
+svm_vmrun_return:
     /* #VMEXIT: RAX, RSP, RIP are the host's again; the other GPRs hold the guest's. */
 
     push %rdi

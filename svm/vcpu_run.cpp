@@ -1,10 +1,12 @@
 // The privileged half of svm::Vcpu: entering the guest and XCR0 changes.
 #include "hv/arch/x86.hpp"
+#include "hv/console.hpp"
 #include "svm/checks.hpp"
 #include "svm/vcpu.hpp"
 
 extern "C" void svm_enter(hv::virt::GuestGprs* gprs, uint64_t vmcb_pa, uint64_t host_area_pa,
                           uint64_t host_if);
+extern "C" const char svm_vmrun_return[];
 
 namespace svm {
 
@@ -27,7 +29,18 @@ hv::virt::Intercept Vcpu::run(hv::virt::GuestGprs& gprs) {
     // Replayed before entry because a failed VMRUN may overwrite the state it refused (Bochs
     // writes its own EFER back); a few dozen compares against a world switch of microseconds.
     const char* suspect = check_vmcb(*vmcb_, features_);
+    const uint64_t entry_rip = vmcb_->save.rip, entry_inj = vmcb_->control.event_inj,
+                   entry_int_ctl = vmcb_->control.int_ctl;
     svm_enter(&gprs, vmcb_pa_.raw(), p.host_vmsave_area.raw(), (flags >> 9) & 1);
+    // Tripwire for the open AMD-V defect (docs/vmbus.md, "Open"): the guest save area holding
+    // this processor's own state, RIP at or right before our VMRUN's return point.
+    const auto back = reinterpret_cast<uint64_t>(svm_vmrun_return);
+    if (vmcb_->save.rip - (back - 3) <= 3) [[unlikely]]
+        hv::console::log("hv: cpu %u: VMCB %lx holds host state after exit 0x%lx (info1 %lx info2 %lx int_info %lx); "
+                         "entered at rip %lx with event_inj %lx int_ctl %lx\n",
+                         p.index, vmcb_pa_.raw(), vmcb_->control.exit_code, vmcb_->control.exit_info1,
+                         vmcb_->control.exit_info2, vmcb_->control.exit_int_info, entry_rip, entry_inj,
+                         entry_int_ctl);
     xstate_after_exit(p, xstate_, features_);
     hv::virt::Intercept x = complete_exit(gprs);
     if (x.kind == hv::virt::ExitKind::invalid_state && suspect && x.entry.code == exit::invalid)

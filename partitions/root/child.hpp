@@ -24,6 +24,7 @@ struct ChildConfig {
     uint32_t timeout_s = 0;   // the child is killed this long after it starts; 0: never
     char args[96] = "";
     bool testdev = false;     // offer the VMBus test device (partitions/abi/vmbus_testdev.hpp)
+    uint32_t shutdown_s = 0;  // ask the child to shut down (VMBus shutdown channel) this long after it starts; 0: never
 };
 // False with `error` set when the line is not a child's or does not parse.
 [[nodiscard]] bool parse_child_config(const char* cmdline, ChildConfig& out, const char*& error);
@@ -64,6 +65,8 @@ struct Child {
     uint32_t end_code = 0;
     uint64_t deadline = 0;           // root TSC value at which the scheduler kills it; 0: none
     bool torn_down = false;
+    uint8_t* disk = nullptr;         // root address of its disk module (`disk child=NAME`), if any
+    uint64_t disk_bytes = 0;
 
     // Child guest-physical address to the root's pointer (the RAM is one run, mapped at GPA 0).
     [[nodiscard]] uint8_t* at(uint64_t gpa) const { return reinterpret_cast<uint8_t*>(ram + gpa); }

@@ -1,5 +1,5 @@
 // The module command line that makes a module a child image (docs/root-partition.md):
-//   child name=NAME smp=N mem=MiB timeout=S testdev=0|1 args="..."
+//   child name=NAME smp=N mem=MiB timeout=S testdev=0|1 shutdown=S args="..."
 // Words are separated by spaces; `args` runs to its closing quote (no escapes) and becomes the
 // child's own command line; GRUB's rendering of that word when it holds spaces, `"args=..."`,
 // is accepted too. Unknown keys are refused, so a typo never passes silently.
@@ -83,14 +83,16 @@ bool parse_child_config(const char* s, ChildConfig& c, const char*& error) {
             uint32_t on = 0;
             ok = number(p += 8, on) && on <= 1;
             c.testdev = on == 1;
-        } else if (starts(p, "args="))
+        } else if (starts(p, "shutdown="))
+            ok = number(p += 9, c.shutdown_s) && c.shutdown_s >= 1 && c.shutdown_s <= 86400;
+        else if (starts(p, "args="))
             ok = text(p += 5, c.args, sizeof c.args);
         else if (starts(p, "\"args="))   // GRUB quotes a whole word that holds spaces
             ok = grub_quoted(p, c.args, sizeof c.args);
         else
             ok = false;
         if (!ok || (*p && *p != ' ')) {
-            error = "bad or unknown key (name=NAME smp=1-16 mem=2-3072 timeout=1-86400 testdev=0|1 args=\"...\")";
+            error = "bad or unknown key (name=NAME smp=1-16 mem=2-3072 timeout=1-86400 testdev=0|1 shutdown=1-86400 args=\"...\")";
             return false;
         }
     }

@@ -16,12 +16,38 @@ namespace {
 root::Child children[root::max_children];
 volatile bool manager_ready;
 
+bool starts(const char* s, const char* prefix) {
+    for (; *prefix; s++, prefix++)
+        if (*s != *prefix)
+            return false;
+    return true;
+}
+
+// The disk module for child `name`: command line `disk child=NAME` (docs/root-partition.md); its
+// bytes become the child's synthetic disk (vmbus_storage.hpp), written in place.
+const root_abi::Module* disk_for(const root_abi::RootHandoff& h, const char* name) {
+    for (uint32_t i = 0; i < h.module_count && i < root_abi::kMaxModules; i++) {
+        const char* p = h.modules[i].cmdline;
+        if (!starts(p, "disk child="))
+            continue;
+        p += 11;
+        const char* q = name;
+        while (*q && *p == *q)
+            p++, q++;
+        if (!*q && (!*p || *p == ' '))
+            return &h.modules[i];
+    }
+    return nullptr;
+}
+
 // Builds a child from each `child ...` module; returns how many were started.
 uint32_t start_children(const root_abi::RootHandoff& h) {
     uint32_t n = 0;
     bool broken = false;
     for (uint32_t i = 0; i < h.module_count && i < root_abi::kMaxModules; i++) {
         const root_abi::Module& m = h.modules[i];
+        if (starts(m.cmdline, "disk "))
+            continue;   // a child's disk, attached below
         if (n == root::max_children) {
             rt::log("root: more than %u children: module %u (\"%s\") left out\n", root::max_children, i, m.cmdline);
             broken = true;
@@ -34,6 +60,10 @@ uint32_t start_children(const root_abi::RootHandoff& h) {
             rt::log("root: module %u (\"%s\"): %s\n", i, m.cmdline, error);
             broken = true;
             continue;
+        }
+        if (const root_abi::Module* d = disk_for(h, c.config.name)) {
+            c.disk = reinterpret_cast<uint8_t*>(d->base);
+            c.disk_bytes = d->length;
         }
         if (!root::build_child(c, reinterpret_cast<const uint8_t*>(m.base), m.length)) {
             rt::log("root: child %s ended killed code=0\n", c.config.name);

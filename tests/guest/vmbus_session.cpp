@@ -81,12 +81,14 @@ void pump_once() {
         if (!message_hook || !message_hook(bytes, size))
             the_client.on_message(bytes, size);
     }
-    volatile uint64_t* flags = siefp + sint * (2048 / 64);
+    volatile uint64_t* flags = event_flags(sint);
     uint64_t set = __atomic_exchange_n(const_cast<uint64_t*>(flags), 0, __ATOMIC_ACQ_REL);
     for (uint32_t bit = 0; set; bit++, set >>= 1)
         if (set & 1)
             the_client.on_event(bit);
 }
+
+volatile uint64_t* event_flags(uint32_t sint) { return siefp + sint * (2048 / 64); }
 
 void pump_for(uint64_t ms) {
     pump_until([] { return false; }, ms);
@@ -100,7 +102,7 @@ bool connect() {
 }
 
 vmbus::ClientChannel* open_device(const uint8_t (&class_id)[16], uint32_t send_pages, uint32_t recv_pages,
-                                  uint32_t target_vp) {
+                                  uint32_t target_vp, uint8_t** ring_out) {
     vmbus::Guid cls{};
     __builtin_memcpy(cls.bytes, class_id, 16);
     vmbus::ClientChannel* ch = the_client.find(cls);
@@ -117,6 +119,8 @@ vmbus::ClientChannel* open_device(const uint8_t (&class_id)[16], uint32_t send_p
                          target_vp) ||
         !pump_until([ch] { return ch->state() != S::opening; }) || ch->state() != S::open)
         return nullptr;
+    if (ring_out)
+        *ring_out = static_cast<uint8_t*>(rt::pages::ptr(ring));
     return ch;
 }
 

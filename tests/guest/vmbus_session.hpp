@@ -31,6 +31,9 @@ void reset_messages_seen();
 // HvPostMessage of a raw channel message on `connection`.
 [[nodiscard]] bool post(uint32_t connection, const void* message, uint32_t size);
 
+// The SIEFP's 2048 event flags of `sint` (TLFS 11.9.3), as 32 words.
+[[nodiscard]] volatile uint64_t* event_flags(uint32_t sint);
+
 // Takes SINT 2's message and event flags into the client, once.
 void pump_once();
 template <class F> bool pump_until(F done, uint64_t ms = wait_ms) {
@@ -46,8 +49,10 @@ void pump_for(uint64_t ms);
 // Contact (the newest version Linux offers) and all offers delivered.
 [[nodiscard]] bool connect();
 // The first offer of `class_id` opened over fresh, contiguous ring pages (send_pages outbound,
-// recv_pages inbound) with target_vp; null when anything was refused.
+// recv_pages inbound) with target_vp; null when anything was refused. `ring` gets the pages'
+// address (the outbound ring's control page first) when asked for.
 [[nodiscard]] vmbus::ClientChannel* open_device(const uint8_t (&class_id)[16], uint32_t send_pages,
-                                                 uint32_t recv_pages, uint32_t target_vp = 0);
+                                                 uint32_t recv_pages, uint32_t target_vp = 0,
+                                                 uint8_t** ring = nullptr);
 
 } // namespace vmbus_session

@@ -33,3 +33,22 @@ TEST_CASE("vmbus passes as a child on AMD-V with 1 VP and on VT-x with 1 and 4 V
                                        "--timeout", "900"});
         }
 }
+
+namespace {
+
+void expect_ring_stress_passes(const std::vector<std::string>& args) {
+    auto r = system_test::boot(args);
+    INFO(r.text());
+    system_test::expect_child_ktap_passes(r, "child-ring-stress");
+    // The root's side of check 7: the corrupted ring was refused by name, once.
+    CHECK(r.has("root: child child-ring-stress: vmbus: refused ring protocol error"));
+    CHECK(r.status == 0);
+}
+
+} // namespace
+
+// The test device under producers on every VP (tests/guest/child_ring_stress.cpp): every
+// configuration, AMD-V with a 4-VP child included (the open defect has not shown in this suite).
+TEST_CASE("ring-stress passes as a child with 1 and 4 VPs on both vendors", "[vmbus][child]") {
+    system_test::in_every_child_configuration("child-ring-stress", expect_ring_stress_passes);
+}
