@@ -29,6 +29,7 @@ void init_bsp() {
     rt::set_interrupt_gate(signals::vector, root_sint_isr);
     rt::set_interrupt_gate(signals::echo_vector, root_sint_isr);   // the same: acknowledge; the loop does the rest
     rt::set_interrupt_gate(signals::vmbus_vector, root_sint_isr);
+    rt::set_interrupt_gate(wake_vector, root_sint_isr);
     // Count how far the timer runs in 10 ms of TSC, divided by 16 (SDM 10.5.4).
     rt::wrmsr(msr_svr, 0x1ff);
     rt::wrmsr(msr_divide, 0x3);
@@ -51,5 +52,8 @@ void start_this_cpu() {
 }
 
 uint64_t ticks() { return root_timer_ticks; }
+
+// x2APIC ICR (MSR 0x830): destination in bits 63:32, fixed delivery, physical mode (SDM 10.12.9).
+void wake(uint32_t apic_id) { rt::wrmsr(0x830, (uint64_t{apic_id} << 32) | wake_vector); }
 
 } // namespace root::irq

@@ -107,7 +107,7 @@ int rt::partition_main(const root_abi::RootHandoff& h) {
         return 1;
     __atomic_store_n(&manager_ready, true, __ATOMIC_RELEASE);
     root::irq::start_this_cpu();
-    int code = root::run_processor(true);
+    int code = root::run_processor(0);
     asm volatile("cli");
     rt::log("root: all children ended; exit %d\n", broken ? 1 : code);
     return broken ? 1 : code;
@@ -118,5 +118,5 @@ void rt::ap_main(uint32_t index) {
     while (!__atomic_load_n(&manager_ready, __ATOMIC_ACQUIRE))
         asm volatile("pause");
     root::irq::start_this_cpu();
-    root::run_processor(false);
+    root::run_processor(index);
 }

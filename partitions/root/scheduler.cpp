@@ -3,6 +3,7 @@
 #include "partitions/root/calls.hpp"
 #include "partitions/root/echo.hpp"
 #include "partitions/root/intercepts.hpp"
+#include "partitions/root/irq.hpp"
 #include "partitions/root/signals.hpp"
 #include "partitions/root/vmbus_host.hpp"
 #include "partitions/rt/rt.hpp"
@@ -17,6 +18,9 @@ uint32_t live;
 bool failed;
 uint64_t idle_since[max_children];
 constexpr uint64_t shutdown_idle_ms = 200;
+// Processors other than the bootstrap one that wait in HLT for a VP to run (bit = index, < 64).
+uint64_t idle_aps;
+uint32_t apic_of[64];   // their x2APIC ids, for the wake-up IPI
 
 const char* reason_name(EndReason r) {
     switch (r) {
@@ -25,6 +29,17 @@ const char* reason_name(EndReason r) {
     case EndReason::triple_fault: return "triple-fault";
     default: return "killed";
     }
+}
+
+bool any_runnable() {
+    hv::IrqLockGuard g(lock);
+    for (uint32_t k = 0; k < child_count; k++) {
+        Child& c = *children[k];
+        for (uint32_t i = 0; i < c.vp_count && c.end == EndReason::none; i++)
+            if (c.vps[i].run == VpRun::runnable)
+                return true;
+    }
+    return false;
 }
 
 ChildVp* take() {
@@ -156,7 +171,15 @@ void end_child(Child& c, EndReason why, uint32_t code) {
             c.vps[i].run = VpRun::done;
 }
 
-int run_processor(bool bootstrap) {
+// The bootstrap processor serves the SynIC services (VMBus above all) between dispatches, so
+// while another processor waits idle it leaves child VPs to that one and wakes it: a child's
+// VMBus traffic is then served while the child runs, not in turns with it on one processor
+// (docs/vmbus.md, "Throughput").
+int run_processor(uint32_t index) {
+    const bool bootstrap = index == 0;
+    const uint64_t me = index < 64 ? 1ull << index : 0;
+    if (me)
+        apic_of[index] = static_cast<uint32_t>(rt::rdmsr(0x802));   // x2APIC ID (SDM 10.12.5.1)
     for (;;) {
         if (bootstrap) {
             take_signals();
@@ -171,9 +194,19 @@ int run_processor(bool bootstrap) {
             asm volatile("sti; hlt" ::: "memory");
             continue;
         }
+        uint64_t idle = __atomic_load_n(&idle_aps, __ATOMIC_ACQUIRE);
+        if (bootstrap && idle && any_runnable()) {
+            irq::wake(apic_of[__builtin_ctzll(idle)]);
+            asm volatile("sti; hlt" ::: "memory");   // the woken processor takes it; 1 ms at most
+            continue;
+        }
         ChildVp* v = take();
         if (!v) {
-            asm volatile("sti; hlt" ::: "memory");   // the root's timer ends the wait (1 ms)
+            // The bootstrap processor's SINT interrupts, the wake-up IPI or the root's timer
+            // (1 ms) end the wait.
+            __atomic_fetch_or(&idle_aps, me & ~1ull, __ATOMIC_ACQ_REL);
+            asm volatile("sti; hlt" ::: "memory");
+            __atomic_fetch_and(&idle_aps, ~me, __ATOMIC_ACQ_REL);
             continue;
         }
         finish(*v, run_vp(*v));

@@ -12,9 +12,10 @@
 namespace root {
 
 void sched_add(Child& c);
-// Runs child VPs on this processor; returns on the bootstrap processor once every child has
-// ended, with the root's exit code (0 when every child ended by debug-exit 0 or shutdown).
-int run_processor(bool bootstrap);
+// Runs child VPs on processor `index` (0: the bootstrap processor, which also serves the SynIC
+// services); returns on the bootstrap processor once every child has ended, with the root's
+// exit code (0 when every child ended by debug-exit 0 or shutdown).
+int run_processor(uint32_t index);
 
 // Ends a child (its first end counts); its VPs finish their current dispatch first.
 void end_child(Child& c, EndReason why, uint32_t code);

@@ -25,7 +25,7 @@ using vmbus_session::pump_once;
 using vmbus_session::pump_until;
 
 constexpr unsigned planned = 7;
-constexpr uint8_t v_vmbus = 0x52, v_echo = 0x53;
+constexpr uint8_t v_vmbus = 0x52, v_echo = 0x53, v_go = 0x54;
 // Outbound ring: 64 pages, 252 KiB of data (a 64 KiB packet fits three times); inbound: 8 pages.
 constexpr uint32_t send_pages = 64, recv_pages = 8;
 constexpr uint32_t data_bytes = (send_pages - 1) * 4096;
@@ -135,6 +135,9 @@ void multi_producer_checks(suite::Reporter& r) {
     done_vps = 0;
     failed_vps = 0;
     __atomic_store_n(&go, 1u, __ATOMIC_RELEASE);
+    // The other VPs wait halted (a spinning VP would take a root processor from the producers):
+    // a fixed IPI to all but self (x2APIC ICR, shorthand 11b: SDM 10.6.1) starts them.
+    rt::wrmsr(0x830, (3u << 18) | v_go);
     produce(0);
     bool all = pump_until([] { return done_vps == vp_count; }, 60'000);
     __atomic_store_n(&go, 0u, __ATOMIC_RELEASE);
@@ -280,14 +283,13 @@ void hostile_checks(suite::Reporter& r) {
 } // namespace
 
 void rt::ap_main(uint32_t) {
+    rt::wrmsr(0x80f, 0x1ff);   // x2APIC SVR: software-enabled, so the start IPI is accepted
     uint32_t vp = vectors::this_vp();
-    for (;;) {
-        while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE))
-            asm volatile("pause");
-        produce(vp);
-        while (__atomic_load_n(&go, __ATOMIC_ACQUIRE))
-            asm volatile("pause");
-    }
+    while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE))
+        asm volatile("sti; hlt; cli" ::: "memory");
+    produce(vp);
+    for (;;)
+        asm volatile("cli; hlt" ::: "memory");   // done: halted for good
 }
 
 int rt::partition_main(const root_abi::RootHandoff& h) {
