@@ -20,32 +20,32 @@ uint32_t join(IcVersion v) { return make_version(v.major, v.minor); }
 
 } // namespace
 
-const char* to_string(Fault f) {
+const char* to_string(IcFault f) {
     switch (f) {
-    case Fault::too_short: return "shorter than the IC headers";
-    case Fault::too_short_for_type: return "shorter than its type's body";
-    case Fault::wrong_packet_type: return "not an inband packet";
-    case Fault::pipe_size: return "pipe msgsize past the packet";
-    case Fault::message_size: return "icmsgsize past the packet";
-    case Fault::not_response: return "response flag clear";
-    case Fault::unexpected: return "no request outstanding";
-    case Fault::wrong_transaction: return "wrong transaction id";
-    case Fault::wrong_type: return "not the request's type";
-    case Fault::bad_version_count: return "negotiate answer without one version per list";
-    case Fault::version_not_offered: return "version not offered";
-    case Fault::no_common_version: return "no common version";
-    case Fault::wrong_sequence: return "heartbeat sequence not seq + 1";
-    case Fault::failure_status: return "failure status";
-    case Fault::not_negotiated: return "request before negotiation";
-    case Fault::too_large: return "larger than the answer buffer";
-    case Fault::bad_negotiate: return "negotiate version counts past the packet or limit";
-    case Fault::unknown_type: return "unknown message type";
-    case Fault::unsupported_shutdown: return "unsupported shutdown flags";
+    case IcFault::too_short: return "shorter than the IC headers";
+    case IcFault::too_short_for_type: return "shorter than its type's body";
+    case IcFault::wrong_packet_type: return "not an inband packet";
+    case IcFault::pipe_size: return "pipe msgsize past the packet";
+    case IcFault::message_size: return "icmsgsize past the packet";
+    case IcFault::not_response: return "response flag clear";
+    case IcFault::unexpected: return "no request outstanding";
+    case IcFault::wrong_transaction: return "wrong transaction id";
+    case IcFault::wrong_type: return "not the request's type";
+    case IcFault::bad_version_count: return "negotiate answer without one version per list";
+    case IcFault::version_not_offered: return "version not offered";
+    case IcFault::no_common_version: return "no common version";
+    case IcFault::wrong_sequence: return "heartbeat sequence not seq + 1";
+    case IcFault::failure_status: return "failure status";
+    case IcFault::not_negotiated: return "request before negotiation";
+    case IcFault::too_large: return "larger than the answer buffer";
+    case IcFault::bad_negotiate: return "negotiate version counts past the packet or limit";
+    case IcFault::unknown_type: return "unknown message type";
+    case IcFault::unsupported_shutdown: return "unsupported shutdown flags";
     }
     return "?";
 }
 
-bool Log::contains(Fault f) const {
+bool IcLog::contains(IcFault f) const {
     for (uint32_t i = 0; i < size(); i++)
         if (at(i).fault == f)
             return true;
@@ -136,7 +136,7 @@ Request IcHost::build_heartbeat(uint64_t seq, uint8_t* out, uint32_t capacity) {
     if (kind_ != Kind::heartbeat)
         return Request{OutPacket{}, 0};
     if (state_ != State::ready) {
-        log_.add(LogEntry{Fault::not_negotiated, message_type::heartbeat, 0});
+        log_.add(IcLogEntry{IcFault::not_negotiated, message_type::heartbeat, 0});
         return Request{OutPacket{}, 0};
     }
     const Request r = start(message_type::heartbeat, sizeof(HeartbeatBody), out, capacity);
@@ -151,7 +151,7 @@ Request IcHost::build_shutdown(const ShutdownRequest& s, uint8_t* out, uint32_t 
     if (kind_ != Kind::shutdown)
         return Request{OutPacket{}, 0};
     if (state_ != State::ready) {
-        log_.add(LogEntry{Fault::not_negotiated, message_type::shutdown, 0});
+        log_.add(IcLogEntry{IcFault::not_negotiated, message_type::shutdown, 0});
         return Request{OutPacket{}, 0};
     }
     const Request r = start(message_type::shutdown, sizeof(ShutdownBody), out, capacity);
@@ -165,8 +165,8 @@ Request IcHost::build_shutdown(const ShutdownRequest& s, uint8_t* out, uint32_t 
     return r;
 }
 
-HostEvent IcHost::refuse(Fault f, uint16_t type, uint32_t value) {
-    log_.add(LogEntry{f, type, value});
+HostEvent IcHost::refuse(IcFault f, uint16_t type, uint32_t value) {
+    log_.add(IcLogEntry{f, type, value});
     return HostEvent::refused;
 }
 
@@ -174,27 +174,27 @@ HostEvent IcHost::on_response(const Packet& p) {
     // Checks that do not need a request to compare with: a response that fails them is not
     // matched, and the outstanding request stays outstanding.
     if (p.type != packet_type::data_inband)
-        return refuse(Fault::wrong_packet_type, no_type, p.type);
+        return refuse(IcFault::wrong_packet_type, no_type, p.type);
     if (p.data == nullptr || p.data_size < header_size)
-        return refuse(Fault::too_short, no_type, p.data_size);
+        return refuse(IcFault::too_short, no_type, p.data_size);
     const Header h = load<Header>(p.data);
     const uint16_t type = h.message.type;
     if (h.pipe.msgsize > p.data_size - sizeof(PipeHeader))
-        return refuse(Fault::pipe_size, type, h.pipe.msgsize);
+        return refuse(IcFault::pipe_size, type, h.pipe.msgsize);
     if (h.message.size > p.data_size - header_size)
-        return refuse(Fault::message_size, type, h.message.size);
+        return refuse(IcFault::message_size, type, h.message.size);
     if ((h.message.flags & header_flag::response) == 0)
-        return refuse(Fault::not_response, type, h.message.flags);
+        return refuse(IcFault::not_response, type, h.message.flags);
     if (!outstanding_)
-        return refuse(Fault::unexpected, type, 0);
+        return refuse(IcFault::unexpected, type, 0);
     // Linux answers with the request's packet transaction id and leaves the header's alone.
     if (p.trans_id != out_trans_ || h.message.transaction != static_cast<uint8_t>(out_trans_))
-        return refuse(Fault::wrong_transaction, type, static_cast<uint32_t>(p.trans_id));
+        return refuse(IcFault::wrong_transaction, type, static_cast<uint32_t>(p.trans_id));
     // From here the packet is the guest's answer to our request: a wrong one uses it up (a
     // negotiation fails, a beat is missed) so a guest cannot answer twice.
     if (type != out_type_) {
         abandon();
-        return refuse(Fault::wrong_type, type, type);
+        return refuse(IcFault::wrong_type, type, type);
     }
     switch (type) {
     case message_type::negotiate: return on_negotiate(p, h);
@@ -207,30 +207,30 @@ HostEvent IcHost::on_negotiate(const Packet& p, const Header& h) {
     const uint16_t t = message_type::negotiate;
     if (p.data_size < negotiate_versions_at) {
         abandon();
-        return refuse(Fault::too_short_for_type, t, p.data_size);
+        return refuse(IcFault::too_short_for_type, t, p.data_size);
     }
     const NegotiateBody b = load<NegotiateBody>(p.data + body_at);
     // vmbus_prep_negotiate_resp: counts 1 and 1 with the choice, or 0 and 0 when there is none
     // (the kernel leaves the status alone; Linux's user-space daemons set HV_E_FAIL then).
     if ((b.framework_count == 0 && b.message_count == 0) || h.message.status != status_ok) {
         abandon();
-        log_.add(LogEntry{Fault::no_common_version, t, h.message.status});
+        log_.add(IcLogEntry{IcFault::no_common_version, t, h.message.status});
         return HostEvent::no_common_version;
     }
     if (b.framework_count != 1 || b.message_count != 1) {
         abandon();
-        return refuse(Fault::bad_version_count, t, uint32_t{b.framework_count} << 16 | b.message_count);
+        return refuse(IcFault::bad_version_count, t, uint32_t{b.framework_count} << 16 | b.message_count);
     }
     // The two versions must lie inside icmsgsize, which was checked to lie inside the packet.
     if (h.message.size < sizeof(NegotiateBody) + 2 * sizeof(IcVersion)) {
         abandon();
-        return refuse(Fault::message_size, t, h.message.size);
+        return refuse(IcFault::message_size, t, h.message.size);
     }
     const uint32_t framework = join(load<IcVersion>(p.data + negotiate_versions_at));
     const uint32_t message = join(load<IcVersion>(p.data + negotiate_versions_at + 4));
     if (!offered(framework_list_, framework) || !offered(message_list_, message)) {
         abandon();
-        return refuse(Fault::version_not_offered, t, offered(framework_list_, framework) ? message : framework);
+        return refuse(IcFault::version_not_offered, t, offered(framework_list_, framework) ? message : framework);
     }
     outstanding_ = false;
     framework_ = framework;
@@ -244,17 +244,17 @@ HostEvent IcHost::on_heartbeat(const Packet& p) {
     // hv_util.c checks for the sequence number only ("the host may not fill" the reserved part).
     if (p.data_size < header_size + sizeof(uint64_t)) {
         abandon();
-        return refuse(Fault::too_short_for_type, t, p.data_size);
+        return refuse(IcFault::too_short_for_type, t, p.data_size);
     }
     const Header h = load<Header>(p.data);
     if (h.message.status != status_ok) {
         abandon();
-        return refuse(Fault::failure_status, t, h.message.status);
+        return refuse(IcFault::failure_status, t, h.message.status);
     }
     const uint64_t seq = load<uint64_t>(p.data + body_at);
     if (seq != out_seq_ + 1) {
         abandon();
-        return refuse(Fault::wrong_sequence, t, static_cast<uint32_t>(seq));
+        return refuse(IcFault::wrong_sequence, t, static_cast<uint32_t>(seq));
     }
     outstanding_ = false;
     answered_++;
@@ -292,10 +292,10 @@ void IcGuest::negotiate(uint8_t* out, uint32_t size) {
     // Linux (since 5.12) answers a negotiate too short to hold the two counts unchanged, only
     // its flags set, and the host learns nothing.
     if (size < body_at + 2 * sizeof(uint16_t)) {
-        fault(Fault::too_short_for_type, t, size);
+        fault(IcFault::too_short_for_type, t, size);
         return;
     }
-    MessageHeader m = load<MessageHeader>(out + sizeof(PipeHeader));
+    IcMessageHeader m = load<IcMessageHeader>(out + sizeof(PipeHeader));
     m.size = sizeof(NegotiateBody) + 2 * sizeof(IcVersion);   // Linux: icmsgsize = 0x10
     store(out + sizeof(PipeHeader), m);
     const uint32_t frameworks = load<uint16_t>(out + body_at);
@@ -304,13 +304,13 @@ void IcGuest::negotiate(uint8_t* out, uint32_t size) {
     bool found = false;
     if (frameworks > linux_max_version_count || messages > linux_max_version_count ||
         negotiate_versions_at + 4 * (frameworks + messages) > size) {
-        fault(Fault::bad_negotiate, t, frameworks << 16 | messages);
+        fault(IcFault::bad_negotiate, t, frameworks << 16 | messages);
     } else {
         const uint8_t* list = out + negotiate_versions_at;
         found = pick(framework_list_, list, frameworks, framework) &&
                 pick(message_list_, list + 4 * frameworks, messages, message);
         if (!found)
-            fault(Fault::no_common_version, t, frameworks << 16 | messages);
+            fault(IcFault::no_common_version, t, frameworks << 16 | messages);
     }
     // The answer: counts 1 and 1 and the two choices, or 0 and 0. Linux writes the two version
     // slots even past a short request (its buffer is 4 pages); we write them only inside it.
@@ -333,7 +333,7 @@ void IcGuest::on_shutdown(uint8_t* out, uint32_t& status) {
     // hibernate only where hibernation is supported (never in our kernels), anything else fails.
     if (flags > (shutdown_flag::restart | shutdown_flag::force)) {
         status = status_fail;
-        fault(Fault::unsupported_shutdown, message_type::shutdown, flags);
+        fault(IcFault::unsupported_shutdown, message_type::shutdown, flags);
         return;
     }
     status = status_ok;
@@ -346,22 +346,22 @@ Answer IcGuest::answer(const Packet& p, uint8_t* out, uint32_t capacity) {
     Answer a{OutPacket{packet_type::data_inband, 0, p.trans_id}, 0};
     // Linux reads any packet type (vmbus_recvpacket strips the descriptor) and answers inband.
     if (out == nullptr || p.data_size > capacity) {
-        fault(Fault::too_large, no_type, p.data_size);
+        fault(IcFault::too_large, no_type, p.data_size);
         return a;
     }
     if (p.data == nullptr || p.data_size < header_size) {
-        fault(Fault::too_short, no_type, p.data_size);
+        fault(IcFault::too_short, no_type, p.data_size);
         return a;
     }
     const uint32_t size = p.data_size;
     __builtin_memcpy(out, p.data, size);
-    const uint16_t type = load<MessageHeader>(out + sizeof(PipeHeader)).type;
-    uint32_t status = load<MessageHeader>(out + sizeof(PipeHeader)).status;   // Linux keeps it
+    const uint16_t type = load<IcMessageHeader>(out + sizeof(PipeHeader)).type;
+    uint32_t status = load<IcMessageHeader>(out + sizeof(PipeHeader)).status;   // Linux keeps it
     if (type == message_type::negotiate) {
         negotiate(out, size);
     } else if (type == message_type::heartbeat && kind_ == Kind::heartbeat) {
         if (size < body_at + sizeof(uint64_t)) {   // dropped, unanswered, as Linux does
-            fault(Fault::too_short_for_type, type, size);
+            fault(IcFault::too_short_for_type, type, size);
             return a;
         }
         last_seq_ = load<uint64_t>(out + body_at);
@@ -369,15 +369,15 @@ Answer IcGuest::answer(const Packet& p, uint8_t* out, uint32_t capacity) {
         heartbeats_++;
     } else if (type == message_type::shutdown && kind_ == Kind::shutdown) {
         if (size < body_at + sizeof(ShutdownBody)) {   // dropped, unanswered, as Linux does
-            fault(Fault::too_short_for_type, type, size);
+            fault(IcFault::too_short_for_type, type, size);
             return a;
         }
         on_shutdown(out, status);
     } else {
         status = status_fail;   // Linux: "Invalid msg type", answered with HV_E_FAIL
-        fault(Fault::unknown_type, type, type);
+        fault(IcFault::unknown_type, type, type);
     }
-    MessageHeader m = load<MessageHeader>(out + sizeof(PipeHeader));
+    IcMessageHeader m = load<IcMessageHeader>(out + sizeof(PipeHeader));
     m.status = status;
     m.flags = header_flag::transaction | header_flag::response;
     store(out + sizeof(PipeHeader), m);

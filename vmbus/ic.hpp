@@ -39,7 +39,7 @@ struct IcVersion {
 };
 
 // Linux: struct icmsg_hdr, right after the pipe header.
-struct MessageHeader {
+struct IcMessageHeader {
     IcVersion framework;     // 0x00 icverframe
     uint16_t type;           // 0x04 icmsgtype
     IcVersion message;       // 0x06 icvermsg
@@ -53,7 +53,7 @@ struct MessageHeader {
 // Every IC packet's data starts with both (Linux: ICMSG_HDR, 28 bytes).
 struct Header {
     PipeHeader pipe;         // 0x00
-    MessageHeader message;   // 0x08
+    IcMessageHeader message;   // 0x08
 };
 
 // Linux: struct icmsg_negotiate; count_framework + count_message versions follow, framework first.
@@ -79,10 +79,10 @@ struct ShutdownBody {
 
 static_assert(sizeof(PipeHeader) == 8);
 static_assert(sizeof(IcVersion) == 4);
-static_assert(sizeof(MessageHeader) == 20);
-static_assert(offsetof(MessageHeader, type) == 0x04 && offsetof(MessageHeader, message) == 0x06);
-static_assert(offsetof(MessageHeader, size) == 0x0a && offsetof(MessageHeader, status) == 0x0c);
-static_assert(offsetof(MessageHeader, transaction) == 0x10 && offsetof(MessageHeader, flags) == 0x11);
+static_assert(sizeof(IcMessageHeader) == 20);
+static_assert(offsetof(IcMessageHeader, type) == 0x04 && offsetof(IcMessageHeader, message) == 0x06);
+static_assert(offsetof(IcMessageHeader, size) == 0x0a && offsetof(IcMessageHeader, status) == 0x0c);
+static_assert(offsetof(IcMessageHeader, transaction) == 0x10 && offsetof(IcMessageHeader, flags) == 0x11);
 static_assert(sizeof(Header) == 28 && offsetof(Header, message) == 8);
 static_assert(sizeof(NegotiateBody) == 8);
 static_assert(sizeof(HeartbeatBody) == 40);
@@ -150,7 +150,7 @@ inline constexpr uint32_t shutdown[] = {make_version(3, 2), make_version(3, 1), 
 inline constexpr uint32_t linux_max_version_count = 100;
 
 // Why an end refused (host) or dropped/failed (guest) something. Each log entry has one.
-enum class Fault : uint8_t {
+enum class IcFault : uint8_t {
     // Both ends.
     too_short,             // fewer bytes than the pipe and message headers
     too_short_for_type,    // the body its type needs is not there
@@ -174,27 +174,27 @@ enum class Fault : uint8_t {
     unknown_type,          // answered with status_fail; value: the type
     unsupported_shutdown,  // shutdown flags other than 0-3 (hibernate included): status_fail; value: flags
 };
-[[nodiscard]] const char* to_string(Fault f);
+[[nodiscard]] const char* to_string(IcFault f);
 
-struct LogEntry {
-    Fault fault;
+struct IcLogEntry {
+    IcFault fault;
     uint16_t message_type;   // the IC message type concerned (0xffff: unknown, too short)
-    uint32_t value;          // per Fault
+    uint32_t value;          // per IcFault
 };
 
 // The last log_entries faults, oldest overwritten; total counts all (like ServerLog).
-class Log {
+class IcLog {
 public:
     static constexpr uint32_t log_entries = 16;
-    void add(LogEntry e) { entries_[total_++ % log_entries] = e; }
+    void add(IcLogEntry e) { entries_[total_++ % log_entries] = e; }
     [[nodiscard]] uint64_t total() const { return total_; }
     [[nodiscard]] uint32_t size() const { return total_ < log_entries ? static_cast<uint32_t>(total_) : log_entries; }
-    [[nodiscard]] const LogEntry& at(uint32_t i) const { return entries_[(total_ - size() + i) % log_entries]; }
-    [[nodiscard]] bool contains(Fault f) const;
-    [[nodiscard]] const LogEntry* last() const { return total_ == 0 ? nullptr : &at(size() - 1); }
+    [[nodiscard]] const IcLogEntry& at(uint32_t i) const { return entries_[(total_ - size() + i) % log_entries]; }
+    [[nodiscard]] bool contains(IcFault f) const;
+    [[nodiscard]] const IcLogEntry* last() const { return total_ == 0 ? nullptr : &at(size() - 1); }
 
 private:
-    LogEntry entries_[log_entries] = {};
+    IcLogEntry entries_[log_entries] = {};
     uint64_t total_ = 0;
 };
 
@@ -260,7 +260,7 @@ public:
     [[nodiscard]] uint64_t missed() const { return missed_; }
     [[nodiscard]] bool shutdown_answered() const { return shutdown_answered_; }
     [[nodiscard]] uint32_t shutdown_status() const { return shutdown_status_; }
-    [[nodiscard]] const Log& log() const { return log_; }
+    [[nodiscard]] const IcLog& log() const { return log_; }
 
 private:
     [[nodiscard]] Request start(uint16_t type, uint32_t body_size, uint8_t* out, uint32_t capacity);
@@ -268,7 +268,7 @@ private:
     HostEvent on_negotiate(const Packet& p, const Header& h);
     HostEvent on_heartbeat(const Packet& p);
     HostEvent on_shutdown(const Header& h);
-    HostEvent refuse(Fault f, uint16_t type, uint32_t value);
+    HostEvent refuse(IcFault f, uint16_t type, uint32_t value);
     void abandon();   // the outstanding request is given up
 
     Kind kind_;
@@ -287,7 +287,7 @@ private:
     uint64_t missed_ = 0;
     bool shutdown_answered_ = false;
     uint32_t shutdown_status_ = 0;
-    Log log_;
+    IcLog log_;
 };
 
 // An answer built into a caller's buffer: send `size` bytes with `packet` (inband, the request's
@@ -306,7 +306,7 @@ public:
     IcGuest(Kind kind, Versions framework, Versions message);
 
     // Answers one request packet: the request's data copied to out, changed in place. out needs
-    // at least p.data_size bytes (else the request is dropped: Fault::too_large).
+    // at least p.data_size bytes (else the request is dropped: IcFault::too_large).
     [[nodiscard]] Answer answer(const Packet& p, uint8_t* out, uint32_t capacity);
 
     [[nodiscard]] Kind kind() const { return kind_; }
@@ -317,13 +317,13 @@ public:
     [[nodiscard]] uint64_t last_seq() const { return last_seq_; }   // the seq of the last request
     [[nodiscard]] bool shutdown_requested() const { return shutdown_requested_; }
     [[nodiscard]] const ShutdownRequest& shutdown() const { return shutdown_; }   // the last accepted
-    [[nodiscard]] const Log& log() const { return log_; }
+    [[nodiscard]] const IcLog& log() const { return log_; }
 
 private:
     void negotiate(uint8_t* out, uint32_t size);
     [[nodiscard]] bool pick(const Versions& ours, const uint8_t* theirs, uint32_t count, uint32_t& chosen) const;
     void on_shutdown(uint8_t* out, uint32_t& status);
-    void fault(Fault f, uint16_t type, uint32_t value) { log_.add(LogEntry{f, type, value}); }
+    void fault(IcFault f, uint16_t type, uint32_t value) { log_.add(IcLogEntry{f, type, value}); }
 
     Kind kind_;
     Versions framework_list_;
@@ -335,7 +335,7 @@ private:
     uint64_t last_seq_ = 0;
     bool shutdown_requested_ = false;
     ShutdownRequest shutdown_{};
-    Log log_;
+    IcLog log_;
 };
 
 } // namespace vmbus::ic

@@ -26,8 +26,8 @@ struct Bytes {
         return v;
     }
     template <class T> void put(uint32_t offset, T v) { memcpy(b + offset, &v, sizeof v); }
-    ic::MessageHeader header() const { return at<ic::MessageHeader>(8); }
-    void set_header(const ic::MessageHeader& m) { put(8, m); }
+    IcMessageHeader header() const { return at<IcMessageHeader>(8); }
+    void set_header(const IcMessageHeader& m) { put(8, m); }
 };
 
 struct Pair {
@@ -154,12 +154,12 @@ TEST(VmbusIc, NoCommonVersionLeavesTheChannelUnusable) {
     EXPECT_EQ(p.answer.at<uint16_t>(28), 0);
     EXPECT_EQ(p.answer.at<uint16_t>(30), 0);
     EXPECT_FALSE(p.guest.negotiated());
-    EXPECT_TRUE(p.guest.log().contains(ic::Fault::no_common_version));
+    EXPECT_TRUE(p.guest.log().contains(IcFault::no_common_version));
     EXPECT_EQ(p.host.state(), IcHost::State::failed);
-    EXPECT_TRUE(p.host.log().contains(ic::Fault::no_common_version));
+    EXPECT_TRUE(p.host.log().contains(IcFault::no_common_version));
     Bytes r;
     EXPECT_EQ(p.host.build_heartbeat(1, r.b, sizeof r.b).size, 0u);
-    EXPECT_TRUE(p.host.log().contains(ic::Fault::not_negotiated));
+    EXPECT_TRUE(p.host.log().contains(IcFault::not_negotiated));
     // No common framework version either way.
     static const uint32_t old_fw[] = {v(2, 0)};
     Pair q(IcHost(Kind::heartbeat, {old_fw, 1}, versions::message_list(Kind::heartbeat)), IcGuest(Kind::heartbeat));
@@ -236,7 +236,7 @@ TEST(VmbusIc, HibernateAndUnknownShutdownFlagsAreDeclined) {
         EXPECT_EQ(p.host.on_response(p.answer.packet()), HostEvent::shutdown_declined) << flags;
         EXPECT_EQ(p.host.shutdown_status(), status_fail);
         EXPECT_FALSE(p.guest.shutdown_requested());
-        EXPECT_TRUE(p.guest.log().contains(ic::Fault::unsupported_shutdown));
+        EXPECT_TRUE(p.guest.log().contains(IcFault::unsupported_shutdown));
     }
 }
 
@@ -265,7 +265,7 @@ struct VmbusIcHostile : ::testing::Test {
         p.take(p.host.build_heartbeat(7, p.request.b, sizeof p.request.b));
         ASSERT_TRUE(p.answer_it());
     }
-    void refused(ic::Fault f, bool still_outstanding) {
+    void refused(IcFault f, bool still_outstanding) {
         EXPECT_EQ(p.host.on_response(p.answer.packet()), HostEvent::refused);
         ASSERT_NE(p.host.log().last(), nullptr);
         EXPECT_EQ(p.host.log().last()->fault, f) << to_string(p.host.log().last()->fault);
@@ -278,83 +278,83 @@ struct VmbusIcHostile : ::testing::Test {
 
 TEST_F(VmbusIcHostile, NotInband) {
     p.answer.type = packet_type::completion;
-    refused(ic::Fault::wrong_packet_type, true);
+    refused(IcFault::wrong_packet_type, true);
 }
 
 TEST_F(VmbusIcHostile, ShorterThanTheHeaders) {
     for (uint32_t n : {0u, 1u, 27u}) {
         p.answer.size = n;
-        refused(ic::Fault::too_short, true);
+        refused(IcFault::too_short, true);
     }
 }
 
 TEST_F(VmbusIcHostile, PipeSizePastThePacket) {
     p.answer.put<uint32_t>(4, p.answer.size - 8 + 1);
-    refused(ic::Fault::pipe_size, true);
+    refused(IcFault::pipe_size, true);
 }
 
 TEST_F(VmbusIcHostile, MessageSizePastThePacket) {
-    ic::MessageHeader m = p.answer.header();
+    IcMessageHeader m = p.answer.header();
     m.size = static_cast<uint16_t>(p.answer.size - 28 + 1);
     p.answer.set_header(m);
-    refused(ic::Fault::message_size, true);
+    refused(IcFault::message_size, true);
 }
 
 TEST_F(VmbusIcHostile, NoResponseFlag) {
-    ic::MessageHeader m = p.answer.header();
+    IcMessageHeader m = p.answer.header();
     m.flags = header_flag::transaction | header_flag::request;
     p.answer.set_header(m);
-    refused(ic::Fault::not_response, true);
+    refused(IcFault::not_response, true);
 }
 
 TEST_F(VmbusIcHostile, WrongPacketOrHeaderTransaction) {
     p.answer.trans++;
-    refused(ic::Fault::wrong_transaction, true);
+    refused(IcFault::wrong_transaction, true);
     p.answer.trans--;
-    ic::MessageHeader m = p.answer.header();
+    IcMessageHeader m = p.answer.header();
     m.transaction++;
     p.answer.set_header(m);
-    refused(ic::Fault::wrong_transaction, true);
+    refused(IcFault::wrong_transaction, true);
     m.transaction--;
     p.answer.set_header(m);
     EXPECT_EQ(p.host.on_response(p.answer.packet()), HostEvent::heartbeat) << "the real answer still counts";
 }
 
 TEST_F(VmbusIcHostile, WrongTypeUsesUpTheBeat) {
-    ic::MessageHeader m = p.answer.header();
+    IcMessageHeader m = p.answer.header();
     m.type = message_type::shutdown;
     p.answer.set_header(m);
-    refused(ic::Fault::wrong_type, false);
+    refused(IcFault::wrong_type, false);
     EXPECT_EQ(p.host.missed(), 1u);
 }
 
 TEST_F(VmbusIcHostile, StaleOrForgedSequence) {
     p.answer.put<uint64_t>(28, 7);   // the request's own seq, not seq + 1
-    refused(ic::Fault::wrong_sequence, false);
+    refused(IcFault::wrong_sequence, false);
     EXPECT_EQ(p.host.missed(), 1u);
     // The answer once more: nothing is outstanding any more.
     p.answer.put<uint64_t>(28, 8);
-    refused(ic::Fault::unexpected, false);
+    refused(IcFault::unexpected, false);
     // A replay of an old answer against a new beat: its transaction id is old.
     const Bytes old = p.answer;
     p.take(p.host.build_heartbeat(8, p.request.b, sizeof p.request.b));
     p.answer = old;
-    refused(ic::Fault::wrong_transaction, true);
+    refused(IcFault::wrong_transaction, true);
 }
 
 TEST_F(VmbusIcHostile, HeartbeatWithoutItsSequenceOrWithAFailure) {
     p.answer.size = 28 + 7;
-    ic::MessageHeader m = p.answer.header();
+    IcMessageHeader m = p.answer.header();
     m.size = 0;
     p.answer.set_header(m);
     p.answer.put<uint32_t>(4, 0);
-    refused(ic::Fault::too_short_for_type, false);
+    refused(IcFault::too_short_for_type, false);
     p.take(p.host.build_heartbeat(9, p.request.b, sizeof p.request.b));
     ASSERT_TRUE(p.answer_it());
     m = p.answer.header();
     m.status = status_fail;
     p.answer.set_header(m);
-    refused(ic::Fault::failure_status, false);
+    refused(IcFault::failure_status, false);
     EXPECT_EQ(p.host.missed(), 2u);
 }
 
@@ -367,7 +367,7 @@ struct VmbusIcHostileNegotiate : ::testing::Test {
         p.take(p.host.build_negotiate(p.request.b, sizeof p.request.b));
         ASSERT_TRUE(p.answer_it());
     }
-    void refused(ic::Fault f) {
+    void refused(IcFault f) {
         EXPECT_EQ(p.host.on_response(p.answer.packet()), HostEvent::refused);
         ASSERT_NE(p.host.log().last(), nullptr);
         EXPECT_EQ(p.host.log().last()->fault, f) << to_string(p.host.log().last()->fault);
@@ -379,39 +379,39 @@ struct VmbusIcHostileNegotiate : ::testing::Test {
 
 TEST_F(VmbusIcHostileNegotiate, AVersionWeDidNotOffer) {
     p.answer.put(40, IcVersion{3, 3});
-    refused(ic::Fault::version_not_offered);
+    refused(IcFault::version_not_offered);
     EXPECT_EQ(p.host.log().last()->value, v(3, 3));
 }
 
 TEST_F(VmbusIcHostileNegotiate, AFrameworkWeDidNotOffer) {
     p.answer.put(36, IcVersion{2, 0});
-    refused(ic::Fault::version_not_offered);
+    refused(IcFault::version_not_offered);
 }
 
 TEST_F(VmbusIcHostileNegotiate, MoreThanOneVersionPerList) {
     p.answer.put<uint16_t>(30, 2);
-    refused(ic::Fault::bad_version_count);
+    refused(IcFault::bad_version_count);
 }
 
 TEST_F(VmbusIcHostileNegotiate, CountsOverflowingTheMessage) {
     // Two versions claimed, icmsgsize holding one.
-    ic::MessageHeader m = p.answer.header();
+    IcMessageHeader m = p.answer.header();
     m.size = 12;
     p.answer.set_header(m);
-    refused(ic::Fault::message_size);
+    refused(IcFault::message_size);
 }
 
 TEST_F(VmbusIcHostileNegotiate, NoRoomForTheCounts) {
     p.answer.size = 32;
-    ic::MessageHeader m = p.answer.header();
+    IcMessageHeader m = p.answer.header();
     m.size = 4;
     p.answer.set_header(m);
     p.answer.put<uint32_t>(4, 24);
-    refused(ic::Fault::too_short_for_type);
+    refused(IcFault::too_short_for_type);
 }
 
 TEST_F(VmbusIcHostileNegotiate, AFailureStatusIsNoCommonVersion) {
-    ic::MessageHeader m = p.answer.header();
+    IcMessageHeader m = p.answer.header();
     m.status = status_fail;
     p.answer.set_header(m);
     EXPECT_EQ(p.host.on_response(p.answer.packet()), HostEvent::no_common_version);
@@ -425,8 +425,8 @@ TEST(VmbusIc, TheHostLogIsBounded) {
     for (int i = 0; i < 40; i++)
         EXPECT_EQ(host.on_response(junk.packet()), HostEvent::refused);
     EXPECT_EQ(host.log().total(), 40u);
-    EXPECT_EQ(host.log().size(), Log::log_entries);
-    EXPECT_EQ(host.log().at(0).fault, ic::Fault::too_short);
+    EXPECT_EQ(host.log().size(), IcLog::log_entries);
+    EXPECT_EQ(host.log().at(0).fault, IcFault::too_short);
     EXPECT_EQ(host.log().at(0).value, 3u);
 }
 
@@ -450,7 +450,7 @@ struct VmbusIcGuest : ::testing::Test {
         EXPECT_EQ(a.packet.type, packet_type::data_inband);
         return a.size;
     }
-    ic::Fault last() const { return guest.log().last() ? guest.log().last()->fault : ic::Fault::too_short_for_type; }
+    IcFault last() const { return guest.log().last() ? guest.log().last()->fault : IcFault::too_short_for_type; }
 };
 
 } // namespace
@@ -458,17 +458,17 @@ struct VmbusIcGuest : ::testing::Test {
 TEST_F(VmbusIcGuest, TooShortOrTooLargeIsDroppedUnanswered) {
     request.size = 27;
     EXPECT_EQ(answer_it(), 0u);
-    EXPECT_EQ(last(), ic::Fault::too_short);
+    EXPECT_EQ(last(), IcFault::too_short);
     request.size = 60;
     EXPECT_EQ(answer_it(59), 0u);
-    EXPECT_EQ(last(), ic::Fault::too_large);
+    EXPECT_EQ(last(), IcFault::too_large);
     EXPECT_FALSE(guest.negotiated());
 }
 
 TEST_F(VmbusIcGuest, ANegotiateWithoutItsCountsIsEchoed) {
     request.size = 30;
     ASSERT_EQ(answer_it(), 30u);
-    EXPECT_EQ(last(), ic::Fault::too_short_for_type);
+    EXPECT_EQ(last(), IcFault::too_short_for_type);
     EXPECT_EQ(answer.header().flags, header_flag::transaction | header_flag::response);
     EXPECT_EQ(memcmp(answer.b + 28, request.b + 28, 2), 0) << "body untouched";
     EXPECT_FALSE(guest.negotiated());
@@ -477,7 +477,7 @@ TEST_F(VmbusIcGuest, ANegotiateWithoutItsCountsIsEchoed) {
 TEST_F(VmbusIcGuest, VersionCountsPastThePacketOrLinuxsLimitGetCountsZero) {
     request.put<uint16_t>(30, 3);   // one version more than the packet holds
     ASSERT_EQ(answer_it(), request.size);
-    EXPECT_EQ(last(), ic::Fault::bad_negotiate);
+    EXPECT_EQ(last(), IcFault::bad_negotiate);
     EXPECT_EQ(answer.at<uint16_t>(28), 0);
     EXPECT_EQ(answer.at<uint16_t>(30), 0);
     EXPECT_FALSE(guest.negotiated());
@@ -488,7 +488,7 @@ TEST_F(VmbusIcGuest, VersionCountsPastThePacketOrLinuxsLimitGetCountsZero) {
     for (uint32_t i = 0; i < 102; i++)
         request.put(36 + 4 * i, IcVersion{3, 0});
     ASSERT_EQ(answer_it(), request.size);
-    EXPECT_EQ(last(), ic::Fault::bad_negotiate);
+    EXPECT_EQ(last(), IcFault::bad_negotiate);
     EXPECT_EQ(answer.at<uint16_t>(28), 0);
     request.put<uint16_t>(28, 100);
     request.put<uint16_t>(30, 2);
@@ -498,24 +498,24 @@ TEST_F(VmbusIcGuest, VersionCountsPastThePacketOrLinuxsLimitGetCountsZero) {
 
 TEST_F(VmbusIcGuest, UnknownTypesAreAnsweredWithAFailure) {
     for (uint16_t t : {message_type::shutdown, message_type::kvp_exchange, uint16_t{0xffff}}) {
-        ic::MessageHeader m = request.header();
+        IcMessageHeader m = request.header();
         m.type = t;
         m.status = status_ok;
         request.set_header(m);
         ASSERT_EQ(answer_it(), request.size);
         EXPECT_EQ(answer.header().status, status_fail) << t;
         EXPECT_EQ(answer.header().flags, header_flag::transaction | header_flag::response);
-        EXPECT_EQ(last(), ic::Fault::unknown_type);
+        EXPECT_EQ(last(), IcFault::unknown_type);
     }
 }
 
 TEST_F(VmbusIcGuest, ShortHeartbeatAndShutdownRequestsAreDropped) {
-    ic::MessageHeader m = request.header();
+    IcMessageHeader m = request.header();
     m.type = message_type::heartbeat;
     request.set_header(m);
     request.size = 28 + 7;
     EXPECT_EQ(answer_it(), 0u);
-    EXPECT_EQ(last(), ic::Fault::too_short_for_type);
+    EXPECT_EQ(last(), IcFault::too_short_for_type);
     request.size = 28 + 8;   // Linux needs the sequence number only
     request.put<uint64_t>(28, 41);
     ASSERT_EQ(answer_it(), 36u);
@@ -525,7 +525,7 @@ TEST_F(VmbusIcGuest, ShortHeartbeatAndShutdownRequestsAreDropped) {
     request.set_header(m);
     request.size = 28 + 2059;
     EXPECT_EQ(sd.answer(request.packet(), answer.b, sizeof answer.b).size, 0u);
-    EXPECT_TRUE(sd.log().contains(ic::Fault::too_short_for_type));
+    EXPECT_TRUE(sd.log().contains(IcFault::too_short_for_type));
     EXPECT_FALSE(sd.shutdown_requested());
 }
 
