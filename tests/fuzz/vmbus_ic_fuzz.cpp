@@ -112,6 +112,17 @@ HostEvent host_sees(IcHost& h, uint16_t type, uint64_t trans, const uint8_t* byt
     return h.on_response(packet_of(type, trans, in.p, size));
 }
 
+// Makes the pipe msgsize and icmsgsize of an answer cut to `size` bytes fit inside it.
+void fit_sizes(uint8_t* bytes, uint32_t size) {
+    const uint32_t pipe = size - sizeof(PipeHeader);
+    memcpy(bytes + 4, &pipe, 4);
+    IcMessageHeader m;
+    memcpy(&m, bytes + sizeof(PipeHeader), sizeof m);
+    if (m.size > size - header_size)
+        m.size = static_cast<uint16_t>(size - header_size);
+    memcpy(bytes + sizeof(PipeHeader), &m, sizeof m);
+}
+
 // The host builds a request of the fuzzer's choice; the guest answers; the host sees the answer,
 // edited when the fuzzer says so. An unedited answer to a request the host could build is accepted.
 void round_trip(Channel& c, Input& in) {
@@ -149,8 +160,11 @@ void round_trip(Channel& c, Input& in) {
         for (uint32_t k = in.u8() % 8; k; k--)
             answer[in.u16() % n] = in.u8();
     }
-    if (edit & 2)     // or sends less of it
+    if (edit & 2) {   // or sends less of it, sometimes with sizes that agree
         size = in.u16() % (n + 1);
+        if (size >= header_size && (edit & 4))
+            fit_sizes(answer, size);
+    }
     const bool untouched = (edit & 3) == 0;
     const HostEvent e = host_sees(c.host, packet_type::data_inband, r.packet.trans_id, answer, size);
     if (untouched) {
@@ -204,6 +218,8 @@ void forge(Channel& c, Input& in) {
         memcpy(bytes + 4, &pipe, 4);
     }
     const uint32_t size = in.u8() < 200 ? c.last_size : in.u16() % (c.last_size + 1);
+    if (size >= header_size && size < c.last_size && (in.u8() & 1))
+        fit_sizes(bytes, size);   // cut, but with sizes that agree: the checks behind them run
     const uint64_t trans = in.u8() < 220 ? c.last_trans : in.u8();
     (void)host_sees(c.host, in.u8() < 240 ? packet_type::data_inband : in.u8(), trans, bytes, size);
 }
