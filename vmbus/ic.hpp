@@ -154,6 +154,7 @@ enum class IcFault : uint8_t {
     // Both ends.
     too_short,             // fewer bytes than the pipe and message headers
     too_short_for_type,    // the body its type needs is not there
+    no_common_version,     // negotiation found no common version (counts 0): channel unusable
     // Host: the guest's responses.
     wrong_packet_type,     // not an inband data packet; value: the packet type
     pipe_size,             // the pipe header's msgsize runs past the packet; value: msgsize
@@ -164,7 +165,6 @@ enum class IcFault : uint8_t {
     wrong_type,            // not the outstanding request's type; value: the type
     bad_version_count,     // negotiate answer without exactly one version per list; value: counts
     version_not_offered,   // negotiate answer names a version we did not offer; value: the version
-    no_common_version,     // the guest found no common version (counts 0): channel unusable
     wrong_sequence,        // heartbeat answer not seq + 1 (a stale or forged beat); value: low 32 bits
     failure_status,        // a heartbeat answered with a failure status; value: the status
     not_negotiated,        // a heartbeat or shutdown request asked for before negotiation

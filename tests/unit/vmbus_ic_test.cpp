@@ -418,6 +418,15 @@ TEST_F(VmbusIcHostileNegotiate, AFailureStatusIsNoCommonVersion) {
     EXPECT_EQ(p.host.state(), IcHost::State::failed);
 }
 
+TEST(VmbusIc, EveryFaultHasItsOwnName) {
+    const auto last = static_cast<uint8_t>(IcFault::unsupported_shutdown);
+    for (uint8_t a = 0; a <= last; a++) {
+        EXPECT_STRNE(to_string(static_cast<IcFault>(a)), "?") << int{a};
+        for (uint8_t b = 0; b < a; b++)
+            EXPECT_STRNE(to_string(static_cast<IcFault>(a)), to_string(static_cast<IcFault>(b)));
+    }
+}
+
 TEST(VmbusIc, TheHostLogIsBounded) {
     IcHost host(Kind::heartbeat);
     Bytes junk;
