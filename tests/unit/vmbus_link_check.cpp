@@ -1,8 +1,10 @@
 // A partition kernel that only proves the portable VMBus core (vmbus/) compiles under the
 // freestanding flags and links with nothing but the partition runtime (tests/unit/CMakeLists.txt).
-// Booted, it sends one packet around a ring and parses one message, so it doubles as a smoke test.
+// Booted, it sends one packet around a ring, parses one message and negotiates an IC channel, so
+// it doubles as a smoke test.
 #include "partitions/rt/rt.hpp"
 #include "vmbus/gpadl.hpp"
+#include "vmbus/ic.hpp"
 #include "vmbus/ring.hpp"
 
 namespace {
@@ -27,8 +29,17 @@ int rt::partition_main(const root_abi::RootHandoff&) {
     Parsed parsed;
     const bool message_ok = parse(&request, sizeof request, parsed) == MessageError::ok &&
                             parsed.as<RequestOffers>() != nullptr;
-    rt::log("vmbus_link_check: ring=%d message=%d\n", ring_ok, message_ok);
-    return ring_ok && message_ok ? 0 : 1;
+    // The IC utility protocol: a heartbeat channel negotiated between both ends on buffers.
+    ic::IcHost host(ic::Kind::heartbeat);
+    ic::IcGuest guest(ic::Kind::heartbeat);
+    alignas(8) static uint8_t ask[ic::max_request_size], answer[ic::max_request_size];
+    const ic::Request rq = host.build_negotiate(ask, sizeof ask);
+    const Packet in{rq.packet.type, 0, rq.packet.trans_id, 16 + rq.size, 16, ask, rq.size};
+    const ic::Answer an = guest.answer(in, answer, sizeof answer);
+    const Packet back{an.packet.type, 0, an.packet.trans_id, 16 + an.size, 16, answer, an.size};
+    const bool ic_ok = rq.size != 0 && an.size != 0 && host.on_response(back) == ic::HostEvent::negotiated;
+    rt::log("vmbus_link_check: ring=%d message=%d ic=%d\n", ring_ok, message_ok, ic_ok);
+    return ring_ok && message_ok && ic_ok ? 0 : 1;
 }
 
 void rt::ap_main(uint32_t) {}
