@@ -5,6 +5,7 @@
 #include "partitions/root/calls.hpp"
 #include "partitions/root/signals.hpp"
 #include "partitions/root/vmbus_console.hpp"
+#include "partitions/root/vmbus_ic.hpp"
 #include "partitions/root/vmbus_testdev.hpp"
 #include "partitions/rt/page_alloc.hpp"
 #include "partitions/rt/rt.hpp"
@@ -35,8 +36,8 @@ static_assert(root_flag(max_children - 1, relids - 1) < 2048);
 // (its last signal left packets in the ring, or it has something to send on its own).
 struct Offered {
     const vmbus::DeviceProvider* provider = nullptr;
-    bool (*pending)(const void* self) = nullptr;
-    const void* self = nullptr;
+    bool (*pending)(void* self) = nullptr;
+    void* self = nullptr;
     uint32_t relid = 0;
 };
 constexpr uint32_t max_devices = 8;
@@ -48,6 +49,7 @@ struct Host {
     uint64_t server_pages = 0, server_count = 0;
     VmbusConsole console;
     VmbusTestDevice testdev;
+    VmbusUtility heartbeat, shutdown;
     Offered devices[max_devices];
     uint32_t device_count = 0;
     uint64_t message_ports[4] = {};   // the child's (vp, sint) message ports made so far
@@ -149,7 +151,7 @@ void release_server(Host& h) {
 
 // Offers one device: its relid, the root's event port for the child's signals on it (flag
 // root_flag(slot, relid) of VP 0's SINT 2) and the child's connection to that port.
-bool add(Host& h, const vmbus::DeviceProvider* provider, bool (*pending)(const void*), const void* self) {
+bool add(Host& h, const vmbus::DeviceProvider* provider, bool (*pending)(void*), void* self) {
     if (h.device_count == max_devices)
         return false;
     uint32_t slot = slot_of(h), r = h.server->add_device(provider);
@@ -185,11 +187,17 @@ bool offer(Child& c, uint32_t slot) {
         vmbus::VmbusServer(vmbus::ServerTransport{&h, post, signal, map, unmap}, vmbus::Platform{&h, owns_page}, cfg);
     using T = abi::PortType;
     h.console.init(c.config.name, slot);
-    bool done = add(h, h.console.provider(), [](const void* s) { return static_cast<const VmbusConsole*>(s)->more(); },
+    bool done = add(h, h.console.provider(), [](void* s) { return static_cast<VmbusConsole*>(s)->more(); },
                     &h.console);
+    // The utilities every Hyper-V guest gets; Linux's hv_utils binds them by class.
+    auto utility = [](void* s) { return static_cast<VmbusUtility*>(s)->due(); };
+    h.heartbeat.init(c, slot, vmbus::ic::Kind::heartbeat);
+    h.shutdown.init(c, slot, vmbus::ic::Kind::shutdown);
+    done = done && add(h, h.heartbeat.provider(), utility, &h.heartbeat) &&
+           add(h, h.shutdown.provider(), utility, &h.shutdown);
     if (done && c.config.testdev) {
         h.testdev.init(c.config.name, slot);
-        done = add(h, h.testdev.provider(), [](const void* s) { return static_cast<const VmbusTestDevice*>(s)->more(); },
+        done = add(h, h.testdev.provider(), [](void* s) { return static_cast<VmbusTestDevice*>(s)->more(); },
                    &h.testdev);
     }
     done = done &&

@@ -25,6 +25,8 @@ namespace console = root_abi::vmbus_console;
 constexpr unsigned planned = 26;
 constexpr uint8_t v_vmbus = 0x52;
 constexpr uint64_t quiet_ms = 200;
+// A relid the root never offers (it offers a handful from 1; relids go to 32).
+constexpr uint32_t unknown_relid = 31;
 
 vmbus::OpenResult last_open{};                   // the last OpenResult, whoever asked for it
 uint32_t open_results;
@@ -161,7 +163,7 @@ void gpadl_checks(suite::Reporter& r, uint32_t relid, uint64_t ram_pages, uint32
     // one range of one page (Linux's gpa_range: byte_count, byte_offset, then the PFNs).
     alignas(8) uint8_t m[sizeof(vmbus::GpadlHeader) + 16] = {};
     auto hdr = vmbus::make_message<vmbus::GpadlHeader>();
-    hdr.child_relid = relid + 1;
+    hdr.child_relid = unknown_relid;
     hdr.gpadl = raw_gpadl;
     hdr.range_buflen = 16;
     hdr.range_count = 1;
@@ -172,7 +174,7 @@ void gpadl_checks(suite::Reporter& r, uint32_t relid, uint64_t ram_pages, uint32
     __builtin_memcpy(m + sizeof hdr + 8, &pfn, 8);
     bool posted = post(nullptr, vmbus::connection::message_v5, m, sizeof m);
     bool answered = posted && pump_until([] { return raw_created != 0; });
-    r.check(answered && last_created.child_relid == relid + 1 && last_created.status == 0xC0000001,
+    r.check(answered && last_created.child_relid == unknown_relid && last_created.status == 0xC0000001,
             "a GPADL for a relid never offered: refused");
     ring_pfn = rt::pages::alloc_run(send_pages + recv_pages) / 4096;
     ring_gpadl = ring_pfn ? client.create_gpadl(relid, ring_pfn, send_pages + recv_pages) : 0;
@@ -183,7 +185,7 @@ void gpadl_checks(suite::Reporter& r, uint32_t relid, uint64_t ram_pages, uint32
     r.check(open_refused(relid, ring_gpadl, vps, send_pages), "OpenChannel targeting a VP past the child's: refused");
     r.check(open_refused(relid, ring_gpadl, 0, 0) && open_refused(relid, ring_gpadl, 0, 1),
             "OpenChannel with an inbound ring at page 0 or 1 (rings need two pages): refused");
-    r.check(open_refused(relid + 1, ring_gpadl, 0, send_pages), "OpenChannel of a relid never offered: refused");
+    r.check(open_refused(unknown_relid, ring_gpadl, 0, send_pages), "OpenChannel of a relid never offered: refused");
 }
 
 bool open_console(uint32_t relid) {

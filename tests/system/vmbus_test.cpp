@@ -52,3 +52,22 @@ void expect_ring_stress_passes(const std::vector<std::string>& args) {
 TEST_CASE("ring-stress passes as a child with 1 and 4 VPs on both vendors", "[vmbus][child]") {
     system_test::in_every_child_configuration("child-ring-stress", expect_ring_stress_passes);
 }
+
+namespace {
+
+void expect_utilities_pass(const std::vector<std::string>& args) {
+    auto r = system_test::boot(args);
+    INFO(r.text());
+    system_test::expect_child_ktap_passes(r, "child-utilities", "shutdown");
+    CHECK(r.has("root: child child-utilities: heartbeat: negotiated framework 3.0, message 3.0"));
+    CHECK(r.has("root: child child-utilities: heartbeat: refused no request outstanding"));
+    CHECK(r.has("root: child child-utilities: shutdown: accepted"));
+    CHECK(r.status == 0);
+}
+
+} // namespace
+
+// The heartbeat and shutdown channels (tests/guest/child_utilities.cpp, partitions/root/vmbus_ic.*).
+TEST_CASE("utilities pass as a child with 1 and 4 VPs on both vendors", "[vmbus][child]") {
+    system_test::in_every_child_configuration("child-utilities", expect_utilities_pass);
+}
