@@ -7,4 +7,5 @@ set(VMBUS_PORTABLE_SOURCES
   vmbus/gpadl.cpp
   vmbus/server.cpp
   vmbus/client.cpp
+  vmbus/storvsc.cpp
 )
