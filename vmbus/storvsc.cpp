@@ -201,26 +201,23 @@ void StorageTarget::handle(const Packet& p, Reply& reply) {
     reply.send = (p.flags & flag_completion_requested) != 0;
     reply.trans_id = p.trans_id;
     VstorPacket& answer = reply.packet;
-    answer.operation = static_cast<uint32_t>(Operation::complete_io);
-    answer.status = status_failure;   // until an operation succeeds
-
+    // A packet refused before its operation is read: logged with operation 0, answered failure.
+    const auto refused = [&](Refusal r, uint32_t value) {
+        refuse(r, answer, value);
+        answer.operation = static_cast<uint32_t>(Operation::complete_io);
+        answer.status = status_failure;
+    };
     // RingReader hands out consistent packets; a caller building one by hand may not.
     if (p.data_offset < sizeof(PacketDescriptor) || p.length < p.data_offset ||
-        p.length - p.data_offset != p.data_size || (p.data == nullptr && p.data_size != 0)) {
-        refuse(Refusal::bad_descriptor, answer, p.length);
-        return;
-    }
-    if (p.type != packet_type::data_inband && p.type != packet_type::data_using_gpa_direct) {
-        refuse(Refusal::packet_type, answer, p.type);
-        return;
-    }
+        p.length - p.data_offset != p.data_size || (p.data == nullptr && p.data_size != 0))
+        return refused(Refusal::bad_descriptor, p.length);
+    if (p.type != packet_type::data_inband && p.type != packet_type::data_using_gpa_direct)
+        return refused(Refusal::packet_type, p.type);
     // Until a Windows 8+ version is agreed, a child may send the pre-Windows 8 size (the size
     // delta, storvsc.hpp); we only agree to versions with the full size.
     const uint32_t min_size = state_ < State::versioned ? sizeof(VstorPacket) - win8_extension_size : sizeof(VstorPacket);
-    if (p.data_size < min_size) {
-        refuse(Refusal::truncated, answer, p.data_size);
-        return;
-    }
+    if (p.data_size < min_size)
+        return refused(Refusal::truncated, p.data_size);
     VstorPacket request{};
     __builtin_memcpy(&request, p.data, min32(p.data_size, sizeof request));
     operation(p, request, answer);

@@ -178,12 +178,12 @@ VstorPacket srbv(const std::vector<uint8_t>& cdb, uint8_t direction, uint32_t le
     return v;
 }
 
-struct Storvsc : ::testing::Test {
+struct VmbusStorvsc : ::testing::Test {
     FakeGuest guest;
     FakeDisk disk;
     std::unique_ptr<StorageTarget> target;
 
-    Storvsc() { make(memory_backend(&disk.image)); }
+    VmbusStorvsc() { make(memory_backend(&disk.image)); }
     void make(BlockBackend b, TargetConfig c = {"SERIAL42"}) {
         target = std::make_unique<StorageTarget>(b, guest.memory(), c);
     }
@@ -248,7 +248,7 @@ struct Storvsc : ::testing::Test {
     }
 };
 
-TEST(StorvscWire, ClassGuidAndLayout) {
+TEST(VmbusStorvscWire, ClassGuidAndLayout) {
     const uint8_t expected[16] = {0xd9, 0x63, 0x61, 0xba, 0xa1, 0x04, 0x29, 0x4d,
                                   0xb6, 0x05, 0x72, 0xe2, 0xff, 0xb1, 0xdc, 0x7f};
     EXPECT_EQ(memcmp(class_id.bytes, expected, 16), 0);
@@ -257,7 +257,7 @@ TEST(StorvscWire, ClassGuidAndLayout) {
     EXPECT_EQ(storvsc_limits::max_packet_size, 32u + 8 * 65 + 64);
 }
 
-TEST_F(Storvsc, InitSequenceAnswersEachStep) {
+TEST_F(VmbusStorvsc, InitSequenceAnswersEachStep) {
     Reply r = send_op(op(Operation::begin_initialization));
     EXPECT_TRUE(r.send);
     EXPECT_EQ(r.trans_id, 42u);
@@ -282,7 +282,7 @@ TEST_F(Storvsc, InitSequenceAnswersEachStep) {
     EXPECT_EQ(target->log().total(), 0u);
 }
 
-TEST_F(Storvsc, VersionNegotiationFallsBackAndRefusesOld) {
+TEST_F(VmbusStorvsc, VersionNegotiationFallsBackAndRefusesOld) {
     send_op(op(Operation::begin_initialization));
     for (uint16_t old : {uint16_t{0x0402}, uint16_t{0x0200}, uint16_t{0x0603}, uint16_t{0}}) {
         VstorPacket v = op(Operation::query_protocol_version);
@@ -300,7 +300,7 @@ TEST_F(Storvsc, VersionNegotiationFallsBackAndRefusesOld) {
     EXPECT_EQ(target->protocol_version(), proto::win8);
 }
 
-TEST_F(Storvsc, Win7SizedPacketsOnlyBeforeAVersionIsAgreed) {
+TEST_F(VmbusStorvsc, Win7SizedPacketsOnlyBeforeAVersionIsAgreed) {
     // Older Linux sends 64 - 16 bytes until the version is agreed.
     VstorPacket v = op(Operation::begin_initialization);
     EXPECT_EQ(send(inband(&v, 48)).packet.status, status_success);
@@ -314,7 +314,7 @@ TEST_F(Storvsc, Win7SizedPacketsOnlyBeforeAVersionIsAgreed) {
     EXPECT_EQ(send(inband(&v, 64)).packet.status, status_success);
 }
 
-TEST_F(Storvsc, OperationsOutOfOrderAreRefused) {
+TEST_F(VmbusStorvsc, OperationsOutOfOrderAreRefused) {
     const VstorPacket read = srbv(rw10(0x28, 0, 1), data_direction::read, 512);
     expect_invalid(io(read, 0, 512, base_pfn, 1), Refusal::out_of_order);
     EXPECT_NE(send_op(op(Operation::query_properties)).packet.status, status_success);
@@ -332,7 +332,7 @@ TEST_F(Storvsc, OperationsOutOfOrderAreRefused) {
     EXPECT_EQ(guest.maps, 0u);
 }
 
-TEST_F(Storvsc, ResetClearsTheState) {
+TEST_F(VmbusStorvsc, ResetClearsTheState) {
     init();
     target->reset();
     EXPECT_EQ(target->state(), StorageTarget::State::fresh);
@@ -340,7 +340,7 @@ TEST_F(Storvsc, ResetClearsTheState) {
     EXPECT_EQ(target->protocol_version(), proto::win8_1);
 }
 
-TEST_F(Storvsc, UnsupportedAndHostOperationsAreRefused) {
+TEST_F(VmbusStorvsc, UnsupportedAndHostOperationsAreRefused) {
     init();
     const struct {
         uint32_t op;
@@ -360,7 +360,7 @@ TEST_F(Storvsc, UnsupportedAndHostOperationsAreRefused) {
     EXPECT_EQ(target->state(), StorageTarget::State::ready);
 }
 
-TEST_F(Storvsc, MalformedPacketsAreRefused) {
+TEST_F(VmbusStorvsc, MalformedPacketsAreRefused) {
     init();
     VstorPacket v = srb({0x00, 0, 0, 0, 0, 0}, data_direction::none, 0);
     Reply r = send(inband(&v, 63));
@@ -370,7 +370,10 @@ TEST_F(Storvsc, MalformedPacketsAreRefused) {
     EXPECT_EQ(target->log().last()->refusal, Refusal::truncated);
     r = send(inband(&v, sizeof v, 5, flag_completion_requested, packet_type::completion));
     EXPECT_EQ(target->log().last()->refusal, Refusal::packet_type);
+    EXPECT_EQ(target->log().last()->operation, 0);   // refused before the operation was read
+    EXPECT_EQ(target->log().last()->value, packet_type::completion);
     EXPECT_EQ(r.trans_id, 5u);
+    EXPECT_EQ(r.packet.operation, uint32_t(Operation::complete_io));
     r = send(inband(&v, sizeof v, 5, flag_completion_requested, packet_type::data_using_xfer_pages));
     EXPECT_EQ(target->log().last()->refusal, Refusal::packet_type);
     Built b = inband(&v, sizeof v);
@@ -385,13 +388,15 @@ TEST_F(Storvsc, MalformedPacketsAreRefused) {
     b = inband(&v, sizeof v, 5, flag_completion_requested, packet_type::data_using_gpa_direct);
     r = send(b);
     expect_invalid(r, Refusal::bad_descriptor);
+    EXPECT_EQ(target->log().last()->operation, uint8_t(Operation::execute_srb));
+    EXPECT_EQ(target->log().last()->opcode, 0x00);
     // Extra bytes after the vstor packet are ignored.
     std::vector<uint8_t> longer(sizeof v + 16);
     memcpy(longer.data(), &v, sizeof v);
     expect_good(send(inband(longer.data(), static_cast<uint32_t>(longer.size()))), 0);
 }
 
-TEST_F(Storvsc, NoCompletionWhenNotAsked) {
+TEST_F(VmbusStorvsc, NoCompletionWhenNotAsked) {
     init();
     VstorPacket v = srbv(rw10(0x2a, 1, 1), data_direction::write, 512);
     memset(guest.page(base_pfn), 0x5a, page_size);
@@ -403,7 +408,7 @@ TEST_F(Storvsc, NoCompletionWhenNotAsked) {
     EXPECT_EQ(disk.bytes[1023], 0x5a);
 }
 
-TEST_F(Storvsc, InquiryStandardDataAndAllocationLength) {
+TEST_F(VmbusStorvsc, InquiryStandardDataAndAllocationLength) {
     init();
     Reply r = io(srb({0x12, 0, 0, 0, 96, 0}, data_direction::read, 96), 0, 96, base_pfn, 1);
     expect_good(r, 36);
@@ -424,7 +429,7 @@ TEST_F(Storvsc, InquiryStandardDataAndAllocationLength) {
     expect_good(r, 8);
 }
 
-TEST_F(Storvsc, InquiryVitalProductData) {
+TEST_F(VmbusStorvsc, InquiryVitalProductData) {
     init();
     Reply r = io(srb({0x12, 1, 0x00, 0, 255, 0}, data_direction::read, 255), 0, 255, base_pfn, 1);
     expect_good(r, 7);
@@ -454,7 +459,7 @@ TEST_F(Storvsc, InquiryVitalProductData) {
     }
 }
 
-TEST_F(Storvsc, ReportLunsTestUnitReady) {
+TEST_F(VmbusStorvsc, ReportLunsTestUnitReady) {
     init();
     Reply r = io(srb({0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}, data_direction::read, 256), 0, 256, base_pfn, 1);
     expect_good(r, 16);
@@ -469,7 +474,7 @@ TEST_F(Storvsc, ReportLunsTestUnitReady) {
     expect_good(send_op(srb({0, 0, 0, 0, 0, 0}, data_direction::none, 0)), 0);
 }
 
-TEST_F(Storvsc, ReadCapacity) {
+TEST_F(VmbusStorvsc, ReadCapacity) {
     init();
     Reply r = io(srb({0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0}, data_direction::read, 8), 0, 8, base_pfn, 1);
     expect_good(r, 8);
@@ -485,7 +490,7 @@ TEST_F(Storvsc, ReadCapacity) {
     expect_check(r, 5, 0x24);   // another service action
 }
 
-TEST_F(Storvsc, ReadCapacity10SaturatesOnAHugeDisk) {
+TEST_F(VmbusStorvsc, ReadCapacity10SaturatesOnAHugeDisk) {
     BlockBackend huge = disk.cached();
     huge.sectors = (1ull << 33) + 5;   // never read: only capacity is asked
     make(huge);
@@ -498,7 +503,7 @@ TEST_F(Storvsc, ReadCapacity10SaturatesOnAHugeDisk) {
     EXPECT_EQ(guest_bytes(base_pfn, 0, 8), (std::vector<uint8_t>{0, 0, 0, 2, 0, 0, 0, 4}));
 }
 
-TEST_F(Storvsc, WriteThenReadAcrossPageBoundaries) {
+TEST_F(VmbusStorvsc, WriteThenReadAcrossPageBoundaries) {
     init();
     // 16 sectors (8 KiB) from offset 0x300 of page 0: three pages.
     const uint32_t len = 16 * 512;
@@ -532,7 +537,7 @@ TEST_F(Storvsc, WriteThenReadAcrossPageBoundaries) {
     EXPECT_EQ(guest.page(base_pfn)[0xfff], 0x77);
 }
 
-TEST_F(Storvsc, PastTheEndIsLbaOutOfRangeAndTouchesNothing) {
+TEST_F(VmbusStorvsc, PastTheEndIsLbaOutOfRangeAndTouchesNothing) {
     init();
     const auto disk_before = disk.bytes;
     const auto guest_before = guest.snapshot();
@@ -549,7 +554,7 @@ TEST_F(Storvsc, PastTheEndIsLbaOutOfRangeAndTouchesNothing) {
     expect_good(send_op(srbv(rw10(0x28, 63, 0), data_direction::read, 0)), 0);
 }
 
-TEST_F(Storvsc, UnknownOpcodeIsInvalidOpcode) {
+TEST_F(VmbusStorvsc, UnknownOpcodeIsInvalidOpcode) {
     init();
     for (auto cdb : {std::vector<uint8_t>{0x41, 0, 0, 0, 0, 0, 0, 0, 0, 0}, std::vector<uint8_t>{0x55, 0, 0, 0, 0, 0, 0, 0, 0, 0},
                      std::vector<uint8_t>{0xff, 0, 0, 0, 0, 0}}) {
@@ -560,7 +565,7 @@ TEST_F(Storvsc, UnknownOpcodeIsInvalidOpcode) {
     }
 }
 
-TEST_F(Storvsc, OtherLunsAndTargetsAreNoDevice) {
+TEST_F(VmbusStorvsc, OtherLunsAndTargetsAreNoDevice) {
     init();
     Reply r = send_op(srb({0, 0, 0, 0, 0, 0}, data_direction::none, 0, 1));
     EXPECT_EQ(r.packet.srb.srb_status, srb_status::invalid_lun);
@@ -588,7 +593,7 @@ TEST_F(Storvsc, OtherLunsAndTargetsAreNoDevice) {
     EXPECT_EQ(guest.page(base_pfn)[3], 8);
 }
 
-TEST_F(Storvsc, ModeSense) {
+TEST_F(VmbusStorvsc, ModeSense) {
     init();
     // MODE SENSE(6), caching page: header 4 bytes, no block descriptors, the page; RAM: no WCE.
     Reply r = io(srb({0x1a, 0, 0x08, 0, 255, 0}, data_direction::read, 255), 0, 255, base_pfn, 1);
@@ -626,7 +631,7 @@ TEST_F(Storvsc, ModeSense) {
     EXPECT_EQ(guest.page(base_pfn)[6], 0x00);
 }
 
-TEST_F(Storvsc, SynchronizeCacheAndFua) {
+TEST_F(VmbusStorvsc, SynchronizeCacheAndFua) {
     make(disk.cached());
     init();
     expect_good(send_op(srb({0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0}, data_direction::none, 0)), 0);
@@ -649,7 +654,7 @@ TEST_F(Storvsc, SynchronizeCacheAndFua) {
     expect_check(io(srbv(prot, data_direction::read, 512), 0, 512, base_pfn, 1), 5, 0x24);
 }
 
-TEST_F(Storvsc, PageListRefusalsLeaveDataUntouched) {
+TEST_F(VmbusStorvsc, PageListRefusalsLeaveDataUntouched) {
     init();
     const auto disk_before = disk.bytes;
     const auto guest_before = guest.snapshot();
@@ -691,7 +696,7 @@ TEST_F(Storvsc, PageListRefusalsLeaveDataUntouched) {
     EXPECT_EQ(guest.maps, 0u);
 }
 
-TEST_F(Storvsc, CdbLengthMustFitTheCommand) {
+TEST_F(VmbusStorvsc, CdbLengthMustFitTheCommand) {
     init();
     VstorPacket v = srbv(rw10(0x28, 0, 1), data_direction::read, 512);
     v.srb.cdb_length = 0;
@@ -707,7 +712,7 @@ TEST_F(Storvsc, CdbLengthMustFitTheCommand) {
     EXPECT_EQ(guest.maps, 0u);
 }
 
-TEST_F(Storvsc, MapFailureAndBackendFailure) {
+TEST_F(VmbusStorvsc, MapFailureAndBackendFailure) {
     init();
     guest.unmappable.insert(base_pfn + 1);
     Reply r = io(srbv(rw10(0x28, 0, 2), data_direction::read, 1024), 3584, 1024, base_pfn, 2);
@@ -723,7 +728,7 @@ TEST_F(Storvsc, MapFailureAndBackendFailure) {
     EXPECT_EQ(target->log().last()->refusal, Refusal::medium_error);
 }
 
-TEST_F(Storvsc, ReadOnlyDiskRefusesWrites) {
+TEST_F(VmbusStorvsc, ReadOnlyDiskRefusesWrites) {
     make(memory_backend(&disk.image, 512, true));
     init();
     const auto before = disk.bytes;
@@ -732,7 +737,7 @@ TEST_F(Storvsc, ReadOnlyDiskRefusesWrites) {
     expect_good(io(srbv(rw10(0x28, 0, 1), data_direction::read, 512), 0, 512, base_pfn, 1), 512);
 }
 
-TEST_F(Storvsc, ShortSenseRoomIsRespected) {
+TEST_F(VmbusStorvsc, ShortSenseRoomIsRespected) {
     init();
     VstorPacket v = srbv({0x41, 0, 0, 0, 0, 0, 0, 0, 0, 0}, data_direction::none, 0);
     v.srb.sense_info_length = 14;
@@ -745,7 +750,7 @@ TEST_F(Storvsc, ShortSenseRoomIsRespected) {
     EXPECT_EQ(r.packet.srb.srb_status, srb_status::error);   // no room: no autosense
 }
 
-TEST_F(Storvsc, UnusableBackendIsNoDevice) {
+TEST_F(VmbusStorvsc, UnusableBackendIsNoDevice) {
     BlockBackend b = disk.cached();
     b.sector_size = 1000;
     make(b);
@@ -761,7 +766,7 @@ TEST_F(Storvsc, UnusableBackendIsNoDevice) {
     EXPECT_FALSE(target->disk_usable());
 }
 
-TEST_F(Storvsc, LogIsBounded) {
+TEST_F(VmbusStorvsc, LogIsBounded) {
     VstorPacket v{};
     v.operation = 99;
     for (int i = 0; i < 100; i++)
