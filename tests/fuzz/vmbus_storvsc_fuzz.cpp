@@ -9,6 +9,7 @@
 // delivered the disk's bytes and a successful WRITE moved exactly the bytes it reports.
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,15 @@ struct World {
     bool fail_io = false, fail_flush = false;
 };
 World world;
+
+// STORVSC_FUZZ_STATS=1: how often each Refusal was reached, printed at exit (replay a corpus
+// with -runs=0 to see what it covers).
+uint64_t refusals_seen[32];
+void print_stats() {
+    for (uint32_t i = 0; i <= static_cast<uint32_t>(Refusal::medium_error); i++)
+        fprintf(stderr, "refusal %-30s %llu\n", to_string(static_cast<Refusal>(i)),
+                static_cast<unsigned long long>(refusals_seen[i]));
+}
 
 bool owns(void*, uint64_t pfn) { return pfn >= base_pfn && pfn < base_pfn + guest_pages && pfn % 5 != 3; }
 
@@ -198,7 +208,11 @@ Built build(Input& in, uint64_t sectors) {
         memcpy(b.bytes + header, &v, sizeof v);
         memset(b.bytes + header + sizeof v, 0xa5, vsize - sizeof v);
     }
-    const uint16_t type = in.u8() < 245 ? (b.gpa ? packet_type::data_using_gpa_direct : packet_type::data_inband) : in.u16();
+    // Mostly the type the layout has; sometimes the other one (a page list read as a vstor packet,
+    // or a vstor packet read as a page list), or any.
+    const uint8_t pick = in.u8();
+    const bool as_gpa = pick < 235 ? b.gpa : !b.gpa;
+    const uint16_t type = pick < 250 ? (as_gpa ? packet_type::data_using_gpa_direct : packet_type::data_inband) : in.u16();
     b.p = Packet{type, static_cast<uint16_t>(in.u8() < 240 ? flag_completion_requested : in.u16()), in.take(8),
                  header + vsize, header, b.bytes + header, vsize};
     return b;
@@ -236,9 +250,12 @@ void run_init(StorageTarget& t) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Input in{data, size};
-    if (world.pages[0] == nullptr)
+    if (world.pages[0] == nullptr) {
         for (auto& p : world.pages)
             p = static_cast<uint8_t*>(malloc(page_size));
+        if (getenv("STORVSC_FUZZ_STATS") != nullptr)
+            atexit(print_stats);
+    }
     for (auto* p : world.pages)
         memset(p, 0x3c, page_size);
     world.maps = world.unmaps = 0;
@@ -255,6 +272,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const uint32_t maps = world.maps;
         const uint64_t read = world.read_bytes, written = world.written_bytes;
         const auto state = target.state();
+        const uint64_t logged = target.log().total();
         Reply r;
         target.handle(b.p, r);
 
@@ -268,6 +286,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         memcpy(&v, b.p.data, b.p.data_size < sizeof v ? b.p.data_size : sizeof v);
         const bool executed = srb && v.operation == 3 && state == StorageTarget::State::ready &&
                               b.p.data_size >= sizeof v;
+        // Exactly the failures are logged, each once, with a known reason.
+        const bool failed = r.packet.status != status_success || (executed && r.packet.srb.srb_status != srb_status::success);
+        CHECK(target.log().total() == logged + (failed ? 1 : 0));
+        if (failed) {
+            const auto why = static_cast<uint32_t>(target.log().last()->refusal);
+            CHECK(why <= static_cast<uint32_t>(Refusal::medium_error));
+            refusals_seen[why]++;
+        }
         if (!executed) {
             CHECK(world.maps == maps && world.written_bytes == written && world.read_bytes == read);
         } else {
