@@ -44,9 +44,9 @@ enum class Operation : uint32_t {
     create_sub_channels = 13,
 };
 
-// vmscsi_request in its Windows 8+ size. Before a version is agreed Linux (up to 5.x) sends the
-// packet shorter by the extension (vmscsi_size_delta = 16, the Windows 7 size); once a Windows 8+
-// version is agreed the delta is 0. Newer Linux always sends the full size.
+// vmscsi_request in its Windows 8+ size. Before a version is agreed, older Linux (while it still
+// spoke Windows 7's 4.2) sends the packet shorter by the extension (vmscsi_size_delta = 16); once
+// a Windows 8+ version is agreed the delta is 0. Newer Linux always sends the full size.
 struct ScsiRequest {
     uint16_t length;              // 0x00: sizeof(ScsiRequest) as the child fills it (not relied on)
     uint8_t srb_status;           // 0x02: answer: srb_status below
