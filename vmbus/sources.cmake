@@ -8,4 +8,5 @@ set(VMBUS_PORTABLE_SOURCES
   vmbus/server.cpp
   vmbus/client.cpp
   vmbus/ic.cpp
+  vmbus/storvsc.cpp
 )
