@@ -17,6 +17,7 @@ set(ROOT_KERNEL_SOURCES
   ${PROJECT_SOURCE_DIR}/partitions/root/vmbus_console.cpp
   ${PROJECT_SOURCE_DIR}/partitions/root/vmbus_testdev.cpp
   ${PROJECT_SOURCE_DIR}/partitions/root/vmbus_ic.cpp
+  ${PROJECT_SOURCE_DIR}/partitions/root/vmbus_storage.cpp
   ${PROJECT_SOURCE_DIR}/partitions/root/irq.cpp
   ${PROJECT_SOURCE_DIR}/partitions/root/irq.S
   ${PROJECT_SOURCE_DIR}/partitions/rt/hypercall.cpp

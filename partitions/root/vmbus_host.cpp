@@ -6,6 +6,7 @@
 #include "partitions/root/signals.hpp"
 #include "partitions/root/vmbus_console.hpp"
 #include "partitions/root/vmbus_ic.hpp"
+#include "partitions/root/vmbus_storage.hpp"
 #include "partitions/root/vmbus_testdev.hpp"
 #include "partitions/rt/page_alloc.hpp"
 #include "partitions/rt/rt.hpp"
@@ -50,6 +51,7 @@ struct Host {
     VmbusConsole console;
     VmbusTestDevice testdev;
     VmbusUtility heartbeat, shutdown;
+    VmbusStorage storage;
     Offered devices[max_devices];
     uint32_t device_count = 0;
     uint64_t message_ports[4] = {};   // the child's (vp, sint) message ports made so far
@@ -195,6 +197,11 @@ bool offer(Child& c, uint32_t slot) {
     h.shutdown.init(c, slot, vmbus::ic::Kind::shutdown);
     done = done && add(h, h.heartbeat.provider(), utility, &h.heartbeat) &&
            add(h, h.shutdown.provider(), utility, &h.shutdown);
+    if (done && c.disk) {
+        h.storage.init(c, slot, c.disk, c.disk_bytes);
+        done = add(h, h.storage.provider(), [](void* s) { return static_cast<VmbusStorage*>(s)->more(); },
+                   &h.storage);
+    }
     if (done && c.config.testdev) {
         h.testdev.init(c.config.name, slot);
         done = add(h, h.testdev.provider(), [](void* s) { return static_cast<VmbusTestDevice*>(s)->more(); },
