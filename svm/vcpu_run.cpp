@@ -24,28 +24,49 @@ hv::virt::Intercept Vcpu::run(hv::virt::GuestGprs& gprs) {
         vmcb_->control.tlb_control = features_.flush_by_asid ? tlb_flush_asid : tlb_flush_all;
         flush_ = false;
     }
-    xstate_load(p, xstate_, features_);
     prepare_entry(gprs);
     // Replayed before entry because a failed VMRUN may overwrite the state it refused (Bochs
     // writes its own EFER back); a few dozen compares against a world switch of microseconds.
     const char* suspect = check_vmcb(*vmcb_, features_);
-    const uint64_t entry_rip = vmcb_->save.rip, entry_inj = vmcb_->control.event_inj,
-                   entry_int_ctl = vmcb_->control.int_ctl;
-    svm_enter(&gprs, vmcb_pa_.raw(), p.host_vmsave_area.raw(), (flags >> 9) & 1);
-    // Tripwire for the open AMD-V defect (docs/vmbus.md, "Open"): the guest save area holding
-    // this processor's own state, RIP at or right before our VMRUN's return point.
-    const auto back = reinterpret_cast<uint64_t>(svm_vmrun_return);
-    if (vmcb_->save.rip - (back - 3) <= 3) [[unlikely]]
-        hv::console::log("hv: cpu %u: VMCB %lx holds host state after exit 0x%lx (info1 %lx info2 %lx int_info %lx); "
-                         "entered at rip %lx with event_inj %lx int_ctl %lx\n",
-                         p.index, vmcb_pa_.raw(), vmcb_->control.exit_code, vmcb_->control.exit_info1,
-                         vmcb_->control.exit_info2, vmcb_->control.exit_int_info, entry_rip, entry_inj,
-                         entry_int_ctl);
-    xstate_after_exit(p, xstate_, features_);
+    // QEMU 7.2's AMD-V now and then runs a VMRUN that injects an event (EVENTINJ) with this
+    // processor's own state as the guest's, and saves that state into the VMCB at the exit
+    // (docs/emulator-defects.md): the guest's state is lost. A copy taken before such an entry
+    // lets the exit be undone and the entry made again; entries without an event, and real
+    // processors, only pay the compare below.
+    const bool injecting = (vmcb_->control.event_inj & event::valid) != 0;
+    if (injecting) [[unlikely]]
+        entry_backup_ = EntryBackup{vmcb_->save, vmcb_->control.int_ctl, vmcb_->control.int_state,
+                                    vmcb_->control.event_inj};
+    for (uint32_t attempt = 0;; attempt++) {
+        xstate_load(p, xstate_, features_);
+        svm_enter(&gprs, vmcb_pa_.raw(), p.host_vmsave_area.raw(), (flags >> 9) & 1);
+        xstate_after_exit(p, xstate_, features_);
+        if (!holds_host_state(p)) [[likely]]
+            break;
+        hv::console::log("hv: cpu %u: VMCB %lx holds this processor's state after exit 0x%lx (info2 %lx) of an entry "
+                         "with event_inj %lx; %s\n",
+                         p.index, vmcb_pa_.raw(), vmcb_->control.exit_code, vmcb_->control.exit_info2,
+                         injecting ? entry_backup_.event_inj : 0,
+                         injecting && attempt < 2 ? "entering again from the state saved before" : "not recoverable");
+        if (!injecting || attempt == 2)
+            break;
+        vmcb_->save = entry_backup_.save;
+        vmcb_->control.int_ctl = entry_backup_.int_ctl;
+        vmcb_->control.int_state = entry_backup_.int_state;
+        vmcb_->control.event_inj = entry_backup_.event_inj;
+        hv::x86::cli();   // as before the first entry: nothing between here and VMRUN
+    }
     hv::virt::Intercept x = complete_exit(gprs);
     if (x.kind == hv::virt::ExitKind::invalid_state && suspect && x.entry.code == exit::invalid)
         x.entry.check = suspect;
     return x;
+}
+
+// The defect's signature: the guest's RIP at our VMRUN's return point and its CR3 this
+// processor's, which no partition can have (the hypervisor's text and page tables are its own).
+bool Vcpu::holds_host_state(const ProcessorState&) const {
+    const auto back = reinterpret_cast<uint64_t>(svm_vmrun_return);
+    return vmcb_->save.rip - (back - 3) <= 3 && vmcb_->save.cr3 == hv::x86::read_cr3();
 }
 
 void Vcpu::release_extended_state() {
