@@ -91,10 +91,27 @@ uint64_t mismatch(const uint8_t* buf, uint64_t lba, uint32_t sectors) {
     return ~0ull;
 }
 
+// A request that gets no completion is a failure; for the report, whether its write signalled the
+// root (the ring rule: only a write that made the ring non-empty does), and whether one more
+// HvSignalEvent on the channel gets it answered: then a wake-up was lost between the two ends.
+uint32_t stalls, kicked_answers;
 ScsiResult run(ScsiCommand c, const void* buffer, uint32_t length) {
     c.gpa = gpa_of(buffer);
     c.length = length;
-    return client.execute(c);
+    const uint64_t s0 = vmbus_session::signals_sent();
+    const uint64_t id = client.submit(c);
+    const uint64_t s1 = vmbus_session::signals_sent();
+    ScsiResult r;
+    client.wait(id, r);
+    if (id != 0 && !r.completed && stalls++ < 4) {
+        static_cast<void>(rt::hc::fast(tlfs::call::signal_event, ch->connection_id()));
+        vmbus_session::pump_for(1000);
+        const bool late = client.stray_completions() != 0;
+        kicked_answers += late;
+        rep->diag("no completion in 5 s for id %lu; its write %s the root; another signal: %s", id,
+                  s1 != s0 ? "signalled" : "did not signal", late ? "answered (a lost wake-up)" : "no answer");
+    }
+    return r;
 }
 // READ/WRITE of `sectors` at lba, the 10-byte CDB or the 16-byte one.
 ScsiCommand rw(bool write, bool sixteen, uint64_t lba, uint32_t sectors) {
@@ -148,7 +165,7 @@ void identity_checks(suite::Reporter& r) {
     if (!l.good() || st::be32_at(small) != 8)
         describe("REPORT LUNS", l);
 
-    ScsiResult t = client.execute(st::cdb::test_unit_ready());
+    ScsiResult t = run(st::cdb::test_unit_ready(), nullptr, 0);
     r.check(t.good() && t.transferred == 0, "TEST UNIT READY: GOOD");
     if (!t.good())
         describe("TEST UNIT READY", t);
@@ -338,7 +355,7 @@ void refusal_checks(suite::Reporter& r, const root_abi::RootHandoff& h) {
     // DID_NO_CONNECT).
     ScsiCommand lun1 = st::cdb::test_unit_ready();
     lun1.lun = 1;
-    ScsiResult l = client.execute(lun1);
+    ScsiResult l = run(lun1, nullptr, 0);
     r.check(l.completed && l.srb_status == st::srb_status::invalid_lun, "TEST UNIT READY to LUN 1: INVALID_LUN");
     if (l.srb_status != st::srb_status::invalid_lun)
         describe("LUN 1", l);
@@ -346,12 +363,12 @@ void refusal_checks(suite::Reporter& r, const root_abi::RootHandoff& h) {
     // An opcode the target does not implement: FORMAT UNIT (04h, SBC-3 5.3), a real command a
     // virtual disk has no use for: ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE (20h).
     const uint8_t format_unit[6] = {0x04, 0, 0, 0, 0, 0};
-    ScsiResult u = client.execute(st::cdb::raw(format_unit, 6));
+    ScsiResult u = run(st::cdb::raw(format_unit, 6), nullptr, 0);
     r.check(u.check_condition(st::sense_illegal_request, 0x20), "FORMAT UNIT: ILLEGAL REQUEST, ASC 20h");
     if (!u.check_condition(st::sense_illegal_request, 0x20))
         describe("FORMAT UNIT", u);
 
-    ScsiResult sync = client.execute(st::cdb::synchronize_cache10());
+    ScsiResult sync = run(st::cdb::synchronize_cache10(), nullptr, 0);
     r.check(sync.good(), "SYNCHRONIZE CACHE (10) of the whole disk: GOOD");
 
     // A page list naming a page past the child's RAM: the target refuses the request before moving
@@ -470,8 +487,9 @@ int rt::partition_main(const root_abi::RootHandoff& h) {
     refusal_checks(r, h);
     r.check(client.stray_completions() == 0 && client.bad_packets() == 0 && client.outstanding() == 0,
             "every completion the root sent matched a request, none malformed, none left outstanding");
-    if (client.stray_completions() || client.bad_packets())
-        r.diag("stray %lu, bad %lu", client.stray_completions(), client.bad_packets());
+    if (client.stray_completions() || client.bad_packets() || stalls)
+        r.diag("stray %lu, bad %lu; requests without completion %u, answered after another signal %u",
+               client.stray_completions(), client.bad_packets(), stalls, kicked_answers);
     throughput();
     // Close the channel as a driver unloading does: the root logs its totals.
     static_cast<void>(vmbus_session::client().close(ch->relid()));
