@@ -9,4 +9,5 @@ set(VMBUS_PORTABLE_SOURCES
   vmbus/client.cpp
   vmbus/ic.cpp
   vmbus/storvsc.cpp
+  vmbus/storvsc_client.cpp
 )

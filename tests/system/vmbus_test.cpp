@@ -71,3 +71,27 @@ void expect_utilities_pass(const std::vector<std::string>& args) {
 TEST_CASE("utilities pass as a child with 1 and 4 VPs on both vendors", "[vmbus][child]") {
     system_test::in_every_child_configuration("child-utilities", expect_utilities_pass);
 }
+
+namespace {
+
+void expect_storage_passes(const std::vector<std::string>& args) {
+    auto r = system_test::boot(args);
+    INFO(r.text());
+    system_test::expect_child_ktap_passes(r, "child-storage");
+    // The root's side: the 8 MiB disk tools/run made, the past-the-end read refused by name (the
+    // target logs each refusal: LBA out of range, opcode READ(10)), the foreign page refused, and
+    // the totals when the suite closes the channel.
+    CHECK(r.has("root: child child-storage: disk of 8192 KiB (16384 sectors)"));
+    CHECK(r.has("root: child child-storage: disk: refused LBA out of range (operation 3, opcode 0x28"));
+    CHECK(r.has("root: child child-storage: disk: refused page not the child's"));
+    CHECK(r.has("root: child child-storage: disk: closed after"));
+    CHECK(r.status == 0);
+}
+
+} // namespace
+
+// The synthetic SCSI disk (tests/guest/child_storage.cpp, partitions/root/vmbus_storage.*,
+// vmbus/storvsc*.cpp): every configuration.
+TEST_CASE("storage passes as a child with 1 and 4 VPs on both vendors", "[vmbus][child]") {
+    system_test::in_every_child_configuration("child-storage", expect_storage_passes);
+}
