@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "hv/lib/addr.hpp"
+#include "svm/vmcb.hpp"
 
 namespace svm {
 
@@ -57,7 +58,15 @@ enum class Status : uint8_t {
 
 // What svm::Vcpu needs of the processor it runs on (reached through PerCpu::virt_state).
 struct XState;
+// What an entry that injects an event may have to undo (Vcpu::run, docs/emulator-defects.md).
+// Per processor, not per VP: one entry at a time runs on a processor, and a child VP's objects
+// must fit one deposited page.
+struct EntryBackup {
+    VmcbSave save;
+    uint64_t int_ctl, int_state, event_inj;
+};
 struct ProcessorState {
+    EntryBackup entry_backup{};
     hv::PhysAddr host_vmsave_area;
     XState* xstate_owner = nullptr; // whose extended state the registers hold
     uint64_t xcr0 = 0;              // XCR0 as currently loaded

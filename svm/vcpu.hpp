@@ -63,16 +63,10 @@ public:
     [[nodiscard]] hv::virt::Intercept complete_exit(hv::virt::GuestGprs& gprs);
 
 private:
-    // What an entry that injects an event may have to undo (run(), docs/emulator-defects.md).
-    struct EntryBackup {
-        VmcbSave save;
-        uint64_t int_ctl, int_state, event_inj;
-    };
     [[nodiscard]] bool holds_host_state(const ProcessorState& p) const;
 
     Vmcb* vmcb_;
     hv::PhysAddr vmcb_pa_;
-    EntryBackup entry_backup_{};
     Features features_;
     XState xstate_;
     hv::virt::StartState start_{};

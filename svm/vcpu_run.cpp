@@ -35,7 +35,7 @@ hv::virt::Intercept Vcpu::run(hv::virt::GuestGprs& gprs) {
     // processors, only pay the compare below.
     const bool injecting = (vmcb_->control.event_inj & event::valid) != 0;
     if (injecting) [[unlikely]]
-        entry_backup_ = EntryBackup{vmcb_->save, vmcb_->control.int_ctl, vmcb_->control.int_state,
+        p.entry_backup = EntryBackup{vmcb_->save, vmcb_->control.int_ctl, vmcb_->control.int_state,
                                     vmcb_->control.event_inj};
     for (uint32_t attempt = 0;; attempt++) {
         xstate_load(p, xstate_, features_);
@@ -46,14 +46,14 @@ hv::virt::Intercept Vcpu::run(hv::virt::GuestGprs& gprs) {
         hv::console::log("hv: cpu %u: VMCB %lx holds this processor's state after exit 0x%lx (info2 %lx) of an entry "
                          "with event_inj %lx; %s\n",
                          p.index, vmcb_pa_.raw(), vmcb_->control.exit_code, vmcb_->control.exit_info2,
-                         injecting ? entry_backup_.event_inj : 0,
+                         injecting ? p.entry_backup.event_inj : 0,
                          injecting && attempt < 2 ? "entering again from the state saved before" : "not recoverable");
         if (!injecting || attempt == 2)
             break;
-        vmcb_->save = entry_backup_.save;
-        vmcb_->control.int_ctl = entry_backup_.int_ctl;
-        vmcb_->control.int_state = entry_backup_.int_state;
-        vmcb_->control.event_inj = entry_backup_.event_inj;
+        vmcb_->save = p.entry_backup.save;
+        vmcb_->control.int_ctl = p.entry_backup.int_ctl;
+        vmcb_->control.int_state = p.entry_backup.int_state;
+        vmcb_->control.event_inj = p.entry_backup.event_inj;
         hv::x86::cli();   // as before the first entry: nothing between here and VMRUN
     }
     hv::virt::Intercept x = complete_exit(gprs);

@@ -12,6 +12,7 @@
 #include "tests/guest/vectors.hpp"
 #include "tests/guest/vmbus_session.hpp"
 #include "vmbus/ic.hpp"
+#include "vmbus/storvsc_client.hpp"
 
 namespace {
 
@@ -70,7 +71,103 @@ void serve_utilities() {
     serve(shutdown);
 }
 
-vmbus::ClientChannel* open(const vmbus::Guid& cls) { return vmbus_session::open_device(cls.bytes, 2, 2); }
+vmbus::ClientChannel* open(const vmbus::Guid& cls, uint32_t pages = 2) {
+    return vmbus_session::open_device(cls.bytes, pages, pages);
+}
+
+// ---- the disk: the storvsc guest end (vmbus/storvsc_client.hpp) over its channel ----
+namespace st = vmbus::storvsc;
+vmbus::ClientChannel* disk_ch;
+uint64_t wait_until;
+
+vmbus::RingStatus disk_send(void*, const vmbus::OutPacket& h, const vmbus::Span* parts, uint32_t count) {
+    return disk_ch->send(h, parts, count);
+}
+vmbus::RingStatus disk_receive(void*, uint8_t* buffer, uint32_t capacity, vmbus::Packet& out) {
+    return disk_ch->receive(buffer, capacity, out);
+}
+void disk_done(void*) { disk_ch->done_receiving(); }
+// Between polls: the SynIC (signals, messages) and the heartbeats; 5 s per request.
+bool disk_wait(void*, uint32_t round) {
+    if (round == 0)
+        wait_until = vectors::ref_now() + 5000 * 10'000ull;
+    vmbus_session::pump_once();
+    serve_utilities();
+    return vectors::ref_now() < wait_until;
+}
+st::StorvscClient disk({nullptr, disk_send, disk_receive, disk_done, disk_wait});
+
+// A record the size of one transfer: the child's text at the front of each sector, then a pattern
+// of sector number and byte index, so every sector differs.
+void fill(uint8_t* buf, uint32_t bytes, uint64_t first_sector, const char* text) {
+    for (uint32_t i = 0; i < bytes; i++) {
+        uint64_t sector = first_sector + i / 512;
+        buf[i] = static_cast<uint8_t>(sector * 131 + i * 7 + 1);
+    }
+    for (uint32_t s = 0; s < bytes / 512; s++)
+        for (uint32_t k = 0; text[k] && k < 32; k++)
+            buf[s * 512 + k] = static_cast<uint8_t>(text[k]);
+}
+
+void use_disk(const char* text) {
+    disk_ch = open(st::class_id, 8);
+    if (!disk_ch) {
+        say("disk: no synthetic disk offered");
+        return;
+    }
+    if (!disk.initialize()) {
+        say("disk: storvsc initialisation stopped at step %u", static_cast<uint32_t>(disk.failed_step()));
+        return;
+    }
+    say("disk: storvsc protocol %u.%u, transfers up to %u KiB", disk.protocol_version() >> 8,
+        disk.protocol_version() & 0xff, disk.max_transfer_bytes() >> 10);
+    constexpr uint32_t chunk = 64 * 1024, total = 1024 * 1024;
+    auto* buf = static_cast<uint8_t*>(rt::pages::ptr(rt::pages::alloc_run(chunk / 4096)));
+    auto* back = static_cast<uint8_t*>(rt::pages::ptr(rt::pages::alloc_run(chunk / 4096)));
+    if (!buf || !back)
+        return;
+    st::ScsiCommand c = st::cdb::inquiry(96);
+    c.gpa = reinterpret_cast<uint64_t>(buf);
+    c.length = 96;
+    st::ScsiResult r = disk.execute(c);
+    if (r.good())
+        say("disk: INQUIRY: %.8s %.16s, revision %.4s", reinterpret_cast<const char*>(buf + 8),
+            reinterpret_cast<const char*>(buf + 16), reinterpret_cast<const char*>(buf + 32));
+    c = st::cdb::read_capacity16(32);
+    c.gpa = reinterpret_cast<uint64_t>(buf);
+    c.length = 32;
+    r = disk.execute(c);
+    if (!r.good()) {
+        say("disk: READ CAPACITY(16) failed: srb status 0x%x", r.srb_status);
+        return;
+    }
+    uint64_t sectors = st::be64_at(buf) + 1;
+    uint32_t sector = st::be32_at(buf + 8);
+    say("disk: %lu sectors of %u bytes (%lu KiB)", sectors, sector, sectors * sector >> 10);
+    if (sector != 512 || sectors * 512 < total)
+        return;
+    // Write 1 MiB from sector 0 in 64 KiB WRITE(10)s, then read each back and compare.
+    bool same = true;
+    for (uint32_t at = 0; at < total && same; at += chunk) {
+        fill(buf, chunk, at / 512, text);
+        c = st::cdb::write10(at / 512, chunk / 512);
+        c.gpa = reinterpret_cast<uint64_t>(buf);
+        c.length = chunk;
+        c.direction = st::data_direction::write;
+        same = disk.execute(c).good();
+    }
+    for (uint32_t at = 0; at < total && same; at += chunk) {
+        fill(buf, chunk, at / 512, text);
+        c = st::cdb::read10(at / 512, chunk / 512);
+        c.gpa = reinterpret_cast<uint64_t>(back);
+        c.length = chunk;
+        c.direction = st::data_direction::read;
+        same = disk.execute(c).good() && __builtin_memcmp(buf, back, chunk) == 0;
+    }
+    bool synced = same && disk.execute(st::cdb::synchronize_cache10()).good();
+    say("disk: wrote 1 MiB (\"%s\" at the front of each sector), read it back: %s%s", text,
+        same ? "it matches" : "MISMATCH", synced ? ", cache synchronised" : "");
+}
 
 } // namespace
 
@@ -98,6 +195,7 @@ int rt::partition_main(const root_abi::RootHandoff& h) {
     heartbeat.ch = open(ic::heartbeat_class);
     shutdown.ch = open(ic::shutdown_class);
     say("heartbeat and shutdown channels %s", heartbeat.ch && shutdown.ch ? "open" : "missing");
+    use_disk(h.cmdline[0] ? h.cmdline : "demo");
 
     say("work done; answering heartbeats until the root asks me to shut down");
     vmbus_session::pump_until(
