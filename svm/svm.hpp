@@ -58,12 +58,14 @@ enum class Status : uint8_t {
 
 // What svm::Vcpu needs of the processor it runs on (reached through PerCpu::virt_state).
 struct XState;
-// What an entry that injects an event may have to undo (Vcpu::run, docs/emulator-defects.md).
-// Per processor, not per VP: one entry at a time runs on a processor, and a child VP's objects
-// must fit one deposited page.
+// The VMCB fields an entry may have to undo (Vcpu::run, docs/emulator-defects.md): the guest
+// state VMRUN loads and #VMEXIT saves, and the event and interrupt controls. Per processor, not
+// per VP: one entry at a time runs on a processor, and a child VP's objects must fit one page.
 struct EntryBackup {
-    VmcbSave save;
+    VmcbSegment es, cs, ss, ds, gdtr, idtr;
+    uint64_t efer, cr0, cr2, cr3, cr4, dr6, dr7, rflags, rip, rsp, rax;
     uint64_t int_ctl, int_state, event_inj;
+    uint8_t cpl;
 };
 struct ProcessorState {
     EntryBackup entry_backup{};

@@ -64,6 +64,8 @@ public:
 
 private:
     [[nodiscard]] bool holds_host_state(const ProcessorState& p) const;
+    void save_entry(EntryBackup& b) const;
+    void restore_entry(const EntryBackup& b);
 
     Vmcb* vmcb_;
     hv::PhysAddr vmcb_pa_;

@@ -28,38 +28,52 @@ hv::virt::Intercept Vcpu::run(hv::virt::GuestGprs& gprs) {
     // Replayed before entry because a failed VMRUN may overwrite the state it refused (Bochs
     // writes its own EFER back); a few dozen compares against a world switch of microseconds.
     const char* suspect = check_vmcb(*vmcb_, features_);
-    // QEMU 7.2's AMD-V now and then runs a VMRUN that injects an event (EVENTINJ) with this
-    // processor's own state as the guest's, and saves that state into the VMCB at the exit
-    // (docs/emulator-defects.md): the guest's state is lost. A copy taken before such an entry
-    // lets the exit be undone and the entry made again; entries without an event, and real
-    // processors, only pay the compare below.
-    const bool injecting = (vmcb_->control.event_inj & event::valid) != 0;
-    if (injecting) [[unlikely]]
-        p.entry_backup = EntryBackup{vmcb_->save, vmcb_->control.int_ctl, vmcb_->control.int_state,
-                                    vmcb_->control.event_inj};
+    // QEMU 7.2's AMD-V now and then runs a VMRUN with this processor's own state as the guest's
+    // and saves that state into the VMCB at the exit (docs/emulator-defects.md): the guest's
+    // state is lost. A copy of what VMRUN loads, taken before each entry (about 200 bytes), lets
+    // such an exit be undone and the entry made again; real processors pay the copy and the
+    // compare in holds_host_state.
+    save_entry(p.entry_backup);
     for (uint32_t attempt = 0;; attempt++) {
         xstate_load(p, xstate_, features_);
         svm_enter(&gprs, vmcb_pa_.raw(), p.host_vmsave_area.raw(), (flags >> 9) & 1);
         xstate_after_exit(p, xstate_, features_);
         if (!holds_host_state(p)) [[likely]]
             break;
-        hv::console::log("hv: cpu %u: VMCB %lx holds this processor's state after exit 0x%lx (info2 %lx) of an entry "
-                         "with event_inj %lx; %s\n",
-                         p.index, vmcb_pa_.raw(), vmcb_->control.exit_code, vmcb_->control.exit_info2,
-                         injecting ? p.entry_backup.event_inj : 0,
-                         injecting && attempt < 2 ? "entering again from the state saved before" : "not recoverable");
-        if (!injecting || attempt == 2)
+        const bool again = attempt < 2 && p.entry_backup.rip != vmcb_->save.rip;
+        hv::console::log("hv: cpu %u: VMCB %lx (host save area %lx) holds this processor's state after exit 0x%lx "
+                         "(info2 %lx) of an entry at rip %lx with event_inj %lx; %s\n",
+                         p.index, vmcb_pa_.raw(), hv::x86::rdmsr(msr_vm_hsave_pa), vmcb_->control.exit_code,
+                         vmcb_->control.exit_info2,
+                         p.entry_backup.rip, p.entry_backup.event_inj,
+                         again ? "entering again from the state saved before" : "not recoverable");
+        if (!again)
             break;
-        vmcb_->save = p.entry_backup.save;
-        vmcb_->control.int_ctl = p.entry_backup.int_ctl;
-        vmcb_->control.int_state = p.entry_backup.int_state;
-        vmcb_->control.event_inj = p.entry_backup.event_inj;
+        restore_entry(p.entry_backup);
         hv::x86::cli();   // as before the first entry: nothing between here and VMRUN
     }
     hv::virt::Intercept x = complete_exit(gprs);
     if (x.kind == hv::virt::ExitKind::invalid_state && suspect && x.entry.code == exit::invalid)
         x.entry.check = suspect;
     return x;
+}
+
+void Vcpu::save_entry(EntryBackup& b) const {
+    const VmcbSave& v = vmcb_->save;
+    b = EntryBackup{v.es,  v.cs,  v.ss,  v.ds,     v.gdtr, v.idtr, v.efer,
+                    v.cr0, v.cr2, v.cr3, v.cr4,    v.dr6,  v.dr7,  v.rflags,
+                    v.rip, v.rsp, v.rax, vmcb_->control.int_ctl, vmcb_->control.int_state,
+                    vmcb_->control.event_inj, v.cpl};
+}
+
+void Vcpu::restore_entry(const EntryBackup& b) {
+    VmcbSave& v = vmcb_->save;
+    v.es = b.es, v.cs = b.cs, v.ss = b.ss, v.ds = b.ds, v.gdtr = b.gdtr, v.idtr = b.idtr;
+    v.efer = b.efer, v.cr0 = b.cr0, v.cr2 = b.cr2, v.cr3 = b.cr3, v.cr4 = b.cr4, v.dr6 = b.dr6, v.dr7 = b.dr7;
+    v.rflags = b.rflags, v.rip = b.rip, v.rsp = b.rsp, v.rax = b.rax, v.cpl = b.cpl;
+    vmcb_->control.int_ctl = b.int_ctl;
+    vmcb_->control.int_state = b.int_state;
+    vmcb_->control.event_inj = b.event_inj;
 }
 
 // The defect's signature: the guest's RIP at our VMRUN's return point and its CR3 this

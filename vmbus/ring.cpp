@@ -212,6 +212,13 @@ RingStatus RingReader::read(uint8_t* buffer, uint32_t capacity, Packet& out) {
     return s;
 }
 
+uint32_t RingReader::available() const {
+    if (!ready_)
+        return 0;
+    const uint32_t w = shared::load(&m_.control->write_index);
+    return check_write_index(w, m_.data_size) == RingStatus::ok ? bytes_used(w, read_, m_.data_size) : 0;
+}
+
 bool RingReader::commit() {
     if (!ready_)
         return false;

@@ -157,6 +157,9 @@ public:
     void skip();
     // peek + skip.
     [[nodiscard]] RingStatus read(uint8_t* buffer, uint32_t capacity, Packet& out);
+    // Bytes the writer has published beyond our read index (0 for an unusable write index): a
+    // cheap look, one load, for a reader that wants to know whether a signal was missed.
+    [[nodiscard]] uint32_t available() const;
     // Publishes the private read index, freeing what was consumed for the writer. Returns whether
     // the writer must be signalled: it asked (pending_send_sz) and the space crossed its request.
     [[nodiscard]] bool commit();

@@ -224,6 +224,11 @@ void VmbusServer::reset() {
     clear_outbox();
 }
 
+uint32_t VmbusServer::waiting(uint32_t relid) {
+    ServerChannel* ch = find(relid);
+    return ch != nullptr && ch->state_ == ServerChannel::State::open ? ch->reader().available() : 0;
+}
+
 void VmbusServer::signalled(uint32_t relid) {
     ServerChannel* ch = find(relid);
     if (ch == nullptr || ch->state_ != ServerChannel::State::open || ch->device_->on_signal == nullptr) {

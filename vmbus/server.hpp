@@ -195,6 +195,8 @@ public:
     [[nodiscard]] uint8_t sint() const { return sint_; }
     [[nodiscard]] bool offers_sent() const { return offers_sent_; }
     [[nodiscard]] const ServerChannel* channel(uint32_t relid) const;
+    // Bytes waiting in the open channel's outbound ring (the child's), 0 when not open.
+    [[nodiscard]] uint32_t waiting(uint32_t relid);
     [[nodiscard]] uint32_t connection_for(uint32_t relid) const { return config_.event_connection_base + relid; }
     // The relid a SignalEvent connection id belongs to, 0 if none.
     [[nodiscard]] uint32_t relid_for_connection(uint32_t connection_id) const;

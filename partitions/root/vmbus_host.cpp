@@ -58,7 +58,12 @@ struct Host {
     uint32_t event_ports = 0;         // the child's VPs with an event port
     uint64_t faults_seen = 0;         // server log entries already printed
     uint32_t logged = 0;              // log lines for this child (bounded)
+    uint64_t next_sweep = 0;          // TSC of the next look for packets left without a signal
+    uint32_t unsignalled = 0;         // times that look found some
+    bool waited[max_devices] = {};    // the last look found packets (a signal may be on its way)
 };
+// How often the root looks at every open channel for packets no signal announced.
+constexpr uint64_t sweep_ms = 100;
 Host hosts[max_children];
 
 void note(Host& h, const char* what, uint32_t a, uint32_t b) {
@@ -245,10 +250,30 @@ void poll() {
         hv::IrqLockGuard g(h.lock);
         if (!serving(h))
             continue;
+        // A signal the child made is never lost by the ring rules (ring.hpp), but a child's driver
+        // or a hypervisor defect could lose one; then the channel would wait for the next signal
+        // for ever. So every 100 ms each open channel's ring is looked at (one load), and a
+        // channel with packets and no signal is served, with a log line: a safety net and the
+        // evidence of a lost signal.
+        uint64_t now = rt::rdtsc();
+        bool sweep = now >= h.next_sweep;
+        if (sweep)
+            h.next_sweep = now + sweep_ms * rt::tsc_khz();
         for (uint32_t d = 0; d < h.device_count; d++) {
             const Offered& o = h.devices[d];
-            if (signals::take_flag(sint, root_flag(slot, o.relid)) || (o.pending && o.pending(o.self)))
+            if (signals::take_flag(sint, root_flag(slot, o.relid)) || (o.pending && o.pending(o.self))) {
                 h.server->signalled(o.relid);
+                h.waited[d] = false;
+            } else if (sweep) {
+                // Packets at two looks in a row, with no signal in between: that one was lost.
+                uint32_t bytes = h.server->waiting(o.relid);
+                if (bytes && h.waited[d]) {
+                    if (h.unsignalled++ < 8)
+                        note(h, "packets waited 100 ms without a signal (relid, bytes)", o.relid, bytes);
+                    h.server->signalled(o.relid);
+                }
+                h.waited[d] = bytes != 0 && !h.waited[d];
+            }
         }
         if (h.server->queued())
             h.server->flush();
@@ -277,6 +302,10 @@ void forget(uint32_t slot) {
     h.event_ports = 0;
     h.faults_seen = 0;
     h.logged = 0;
+    h.next_sweep = 0;
+    h.unsignalled = 0;
+    for (bool& w : h.waited)
+        w = false;
 }
 
 } // namespace root::vmbus_host
