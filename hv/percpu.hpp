@@ -34,6 +34,9 @@ struct PerCpu {
     uint64_t call_done = 0;
 
     bool online = false;
+    // What the processor was last doing, for the log line of a call it did not answer.
+    const char* volatile doing = "starting";
+    volatile uint64_t exits = 0;   // guest exits taken on this processor
 };
 
 [[nodiscard]] inline PerCpu& this_cpu() {

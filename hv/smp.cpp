@@ -137,6 +137,9 @@ bool call_on(uint32_t index, CallFn fn, void* arg) {
     uint64_t seq = c.call_seq + 1;
     __atomic_store_n(&c.call_seq, seq, __ATOMIC_RELEASE);
     bool ok = apic::send(c.apic_id, apic::Delivery::fixed, arch::vector_call);
+    const char* was = this_cpu().doing;
+    const uint64_t exits_before = c.exits;
+    this_cpu().doing = "waiting for a call's answer";
     for (uint64_t d = tsc::deadline_us(5000000); ok;) {
         if (__atomic_load_n(&c.call_done, __ATOMIC_ACQUIRE) == seq)
             break;
@@ -147,8 +150,10 @@ bool call_on(uint32_t index, CallFn fn, void* arg) {
     if (!ok) {
         // Withdraw the request so a late IPI does not run it after we returned.
         __atomic_store_n(&c.call_seq, c.call_done, __ATOMIC_RELEASE);
-        console::log("hv: smp: processor %u did not answer a call\n", index);
+        console::log("hv: smp: processor %u did not answer a call (it was last %s; %lu guest exits meanwhile)\n", index,
+                     c.doing, c.exits - exits_before);
     }
+    this_cpu().doing = was;
     c.call_lock.unlock();
     return ok;
 }

@@ -121,7 +121,8 @@ Intercept Vcpu::run(hv::virt::GuestGprs& g) {
             vmwrite(VmcsField::guest_rsp, g[Gpr::rsp]);
         if (hv::x86::read_cr2() != cr2_)   // VT-x does not switch CR2 (27.3.1)
             hv::x86::write_cr2(cr2_);
-        if (backstop_)
+        // Reloaded when it ran out (or at every entry when the processor cannot save it).
+        if (backstop_ && (!save_timer_ || vmread(VmcsField::preemption_timer_value) == 0))
             vmwrite(VmcsField::preemption_timer_value, backstop_);
         uint64_t r = vmx_enter(&g, launched_, &host_rsp_);
         if (r != 0) {

@@ -88,6 +88,7 @@ private:
     hv::virt::StartState start_{};
     uint32_t primary_ = 0;
     uint32_t backstop_ = 0;            // preemption-timer units; 0 = off
+    bool save_timer_ = false;          // the timer's value is saved at exit (counts across exits)
     uint64_t eptp_ = 0;
     uint64_t cr0_fixed0_ = 0;          // with PE/PG exempt (unrestricted guest)
     uint64_t xcr0_ = 1;

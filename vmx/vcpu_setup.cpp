@@ -97,6 +97,12 @@ void Vcpu::write_controls(const hv::virt::PartitionHw& hw) {
         secondary &= ~secondary_enable_vpid;   // 26.2.1.1: VPID 0 is the host's
     uint32_t exit = exit_host_address_space_size | exit_ack_interrupt_on_exit | exit_save_efer |
                     exit_load_efer | supported_subset(exit_save_pat | exit_load_pat, c.exit);
+    // The backstop must count the guest's time across exits, not restart at each entry: a guest
+    // that exits every millisecond (reading the reference counter, say) would never reach it.
+    // With the timer's value saved at exit (24.7.1) run() reloads it only when it ran out.
+    save_timer_ = (pin & pin_preemption_timer) && (supported_subset(exit_save_preemption_timer, c.exit) != 0);
+    if (save_timer_)
+        exit |= exit_save_preemption_timer;
     uint32_t entry = entry_load_efer | supported_subset(entry_load_pat, c.entry);
     vmwrite(VmcsField::pin_based_controls, adjust_controls(pin, c.pin).value);
     primary_ = adjust_controls(primary, c.primary).value;

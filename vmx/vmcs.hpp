@@ -177,6 +177,7 @@ enum ExitCtl : uint32_t {
     exit_load_pat = 1u << 19,
     exit_save_efer = 1u << 20,
     exit_load_efer = 1u << 21,
+    exit_save_preemption_timer = 1u << 22,
 };
 
 // VM-entry controls (24.8.1).

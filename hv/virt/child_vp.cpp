@@ -344,7 +344,10 @@ template <class Vendor> Status dispatch_loop(Vp& root_vp, Vp& vp, DispatchReport
         prepare_events(vp, cpu);
         if constexpr (requires { cpu.set_virtual_tpr(uint8_t{0}); })
             cpu.set_virtual_tpr(static_cast<uint8_t>(vp.lapic.tpr >> 4));
+        this_cpu().doing = "running a child VP";
         Intercept x = cpu.run(vp.gprs);
+        this_cpu().doing = "handling a child VP's exit";
+        this_cpu().exits = this_cpu().exits + 1;
         vp.exits[static_cast<int>(x.kind)]++;
         if constexpr (requires { cpu.virtual_tpr(); })
             if (cpu.virtual_tpr() != (vp.lapic.tpr >> 4))

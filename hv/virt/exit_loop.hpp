@@ -278,7 +278,10 @@ template <class Vendor> [[noreturn]] void run_vp(Vp& vp) {
                 Vendor::flush_nested(cpu);
         }
         prepare_events(vp, cpu);
+        this_cpu().doing = "running a root VP";
         Intercept x = cpu.run(vp.gprs);
+        this_cpu().doing = "handling a root VP's exit";
+        this_cpu().exits = this_cpu().exits + 1;
         vp.exits[static_cast<int>(x.kind)]++;
         vp.last_exits = (vp.last_exits << 8) | static_cast<uint8_t>(x.kind);   // for partition_fatal
         sync_cr8(vp, cpu);
