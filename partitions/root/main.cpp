@@ -7,6 +7,7 @@
 #include "partitions/root/irq.hpp"
 #include "partitions/root/scheduler.hpp"
 #include "partitions/root/signals.hpp"
+#include "partitions/root/vmbus_host.hpp"
 #include "partitions/rt/hypercall.hpp"
 #include "partitions/rt/page_alloc.hpp"
 #include "partitions/rt/rt.hpp"
@@ -88,6 +89,7 @@ int rt::partition_main(const root_abi::RootHandoff& h) {
     root::irq::init_bsp();
     uint32_t online = rt::start_aps(h);
     rt::log("root: online processors=%u\n", online);
+    root::vmbus_host::allow_poll_mode(online > 1);
     if (h.module_count == 0) {
         rt::log("root: no child partitions to run; stopping\n");
         return 0;

@@ -181,10 +181,11 @@ int run_processor(uint32_t index) {
     if (me)
         apic_of[index] = static_cast<uint32_t>(rt::rdmsr(0x802));   // x2APIC ID (SDM 10.12.5.1)
     for (;;) {
+        bool polling = false;   // a VMBus device in poll mode: pass again at once, do not halt
         if (bootstrap) {
             take_signals();
             echo::poll();
-            vmbus_host::poll();
+            polling = vmbus_host::poll();
         }
         poll_children();
         reap();
@@ -197,10 +198,20 @@ int run_processor(uint32_t index) {
         uint64_t idle = __atomic_load_n(&idle_aps, __ATOMIC_ACQUIRE);
         if (bootstrap && idle && any_runnable()) {
             irq::wake(apic_of[__builtin_ctzll(idle)]);
-            asm volatile("sti; hlt" ::: "memory");   // the woken processor takes it; 1 ms at most
+            // The woken processor takes it; meanwhile wait for an interrupt (1 ms at most), or
+            // pass again at once while a device is in poll mode (its child does not signal).
+            if (polling)
+                asm volatile("pause" ::: "memory");
+            else
+                asm volatile("sti; hlt" ::: "memory");
             continue;
         }
-        ChildVp* v = take();
+        // In poll mode the bootstrap processor only serves (the others run the children).
+        ChildVp* v = polling ? nullptr : take();
+        if (!v && polling) {
+            asm volatile("pause" ::: "memory");
+            continue;
+        }
         if (!v) {
             // The bootstrap processor's SINT interrupts, the wake-up IPI or the root's timer
             // (1 ms) end the wait.

@@ -65,6 +65,7 @@ struct Host {
 // How often the root looks at every open channel for packets no signal announced.
 constexpr uint64_t sweep_ms = 100;
 Host hosts[max_children];
+bool poll_mode = false;
 
 void note(Host& h, const char* what, uint32_t a, uint32_t b) {
     if (h.logged++ < 16)
@@ -226,7 +227,11 @@ bool offer(Child& c, uint32_t slot) {
     return true;
 }
 
-void poll() {
+void allow_poll_mode(bool allowed) { poll_mode = allowed; }
+bool poll_mode_allowed() { return poll_mode; }
+
+bool poll() {
+    bool again = false;
     tlfs::root::Message m;
     while (signals::take_message(sint, m)) {
         uint32_t port = static_cast<uint32_t>(m.header.origin);
@@ -275,11 +280,14 @@ void poll() {
                 h.waited[d] = bytes != 0 && !h.waited[d];
             }
         }
+        for (uint32_t d = 0; d < h.device_count && !again; d++)
+            again = h.devices[d].pending && h.devices[d].pending(h.devices[d].self);
         if (h.server->queued())
             h.server->flush();
         if (h.server->log().total() != h.faults_seen)
             report_faults(h);
     }
+    return again;
 }
 
 void forget(uint32_t slot) {

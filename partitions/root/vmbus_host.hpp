@@ -16,8 +16,15 @@ namespace root::vmbus_host {
 // when memory or the hypervisor refused; the child then runs without VMBus.
 bool offer(Child& c, uint32_t slot);
 // Serves what the children posted and signalled, retries answers a full queue held back.
-// Bootstrap processor only (it reads VP 0's SINT 2 slot and flags).
-void poll();
+// Bootstrap processor only (it reads VP 0's SINT 2 slot and flags). True when a device is in
+// poll mode (it wants to be served again at once, not after the next interrupt).
+bool poll();
+// Whether devices may use poll mode: only when the root has processors besides the bootstrap
+// one, which then leaves the children's VPs to them (scheduler.cpp) and keeps passing through
+// poll() instead (a child running on the bootstrap processor would write unsignalled packets
+// nobody reads until the next timer tick). Set once at start.
+void allow_poll_mode(bool allowed);
+[[nodiscard]] bool poll_mode_allowed();
 // The child ends (before its partition is deleted and its RAM freed): the server forgets it,
 // the root's ports go. Any processor; waits for a poll serving this child to finish.
 void forget(uint32_t slot);

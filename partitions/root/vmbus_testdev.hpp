@@ -27,6 +27,7 @@ private:
     root_abi::vmbus_testdev::Stats stats_{};
     uint64_t total_packets_ = 0, total_bytes_ = 0;
     uint32_t refused_replies_ = 0;
+    uint64_t last_packet_ = 0;   // TSC of the last packet read (poll mode)
     bool more_ = false;
 };
 

@@ -124,7 +124,9 @@ void single_producer_checks(suite::Reporter& r) {
                s.bytes, bytes, s.out_of_order, s.bad);
     // The writer signals only when its packet made the ring non-empty (ring.hpp); the root's
     // served signals are at most those (several set the same flag before it looks).
-    r.check(got && signals >= 1 && signals <= n && s.signals <= signals + 1,
+    // In poll mode (a root with a second processor: vmbus_testdev.cpp) the root reads without
+    // signals, so none at all is right too.
+    r.check(got && signals <= n && s.signals <= signals + 1,
             "notifications: at most one per packet, and the root served no more than were sent");
     r.diag("notifications: %lu signals for %u packets (%lu per 1000), the root served %lu", signals, n,
            signals * 1000 / n, s.signals);

@@ -15,6 +15,9 @@ struct Line {
 struct Run {
     int status = -1;
     std::vector<Line> lines;
+    // When the boot was made again (boot(): QEMU's AMD-V defect), the first boot's console,
+    // shown by text() and never searched.
+    std::string retried_after;
 
     bool has(const std::string& needle) const;
     // Seconds from emulator start to the first line containing needle; negative when absent.
