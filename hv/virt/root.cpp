@@ -120,8 +120,10 @@ void nothing(void*) {}
 
 template <class Vendor> [[noreturn]] void start(const boot::BootInfo& info, const Options& options) {
     uint32_t cpus = online_count();
-    if (smp::call_on_all(enable_here<Vendor>, nullptr) != cpus || enable_failed) {
-        console::log("hv: %s: could not enable virtualization on every processor\n", Vendor::name);
+    uint32_t enabled = smp::call_on_all(enable_here<Vendor>, nullptr);
+    if (enabled != cpus || enable_failed) {
+        console::log("hv: %s: could not enable virtualization on every processor (%u of %u answered%s)\n",
+                     Vendor::name, enabled, cpus, enable_failed ? ", one failed" : "");
         stop(1);
     }
     if (options.bench)

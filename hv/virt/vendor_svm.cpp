@@ -11,8 +11,10 @@ namespace hv::virt {
 
 bool SvmVendor::enable_this_cpu() {
     PhysAddr hsave, vmsave;
-    if (!mem::alloc_frame(hsave) || !mem::alloc_frame(vmsave))
+    if (!mem::alloc_frame(hsave) || !mem::alloc_frame(vmsave)) {
+        console::log("hv: svm: no frames for this processor's save areas\n");
         return false;
+    }
     svm::Status s = svm::enable_processor(hsave, vmsave);
     if (s != svm::Status::ok) {
         console::log("hv: svm: cannot enable this processor: %s\n", svm::describe(s));
