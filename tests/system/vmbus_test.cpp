@@ -19,19 +19,11 @@ void expect_child_vmbus_passes(const std::vector<std::string>& args) {
 
 } // namespace
 
-// AMD-V with a 4-VP child is left out while the open defect of docs/vmbus.md ("Open: root VP 0
-// resumed with the hypervisor's state on AMD-V") stands: it crashes the root in about 1 run in 12,
-// which is the hypervisor's bug, not this suite's. The other three configurations must pass.
-TEST_CASE("vmbus passes as a child on AMD-V with 1 VP and on VT-x with 1 and 4 VPs", "[vmbus][child]") {
-    SECTION("AMD-V (QEMU), a child of 1 VP") {
-        expect_child_vmbus_passes({"--backend", "svm", "--smp", "2", "--suite", "child-vmbus", "--suite-smp", "1",
-                                   "--timeout", "240"});
-    }
-    for (const char* vps : {"1", "4"})
-        DYNAMIC_SECTION("VT-x (Bochs), a child of " << vps << " VPs") {
-            expect_child_vmbus_passes({"--backend", "vmx", "--smp", "2", "--suite", "child-vmbus", "--suite-smp", vps,
-                                       "--timeout", "900"});
-        }
+// Every configuration. AMD-V with a 4-VP child was left out while QEMU's AMD-V defect
+// (docs/emulator-defects.md) was taken for the hypervisor's; a boot that hits it is now booted
+// once more by the harness (harness.cpp), which says so.
+TEST_CASE("vmbus passes as a child with 1 and 4 VPs on both vendors", "[vmbus][child]") {
+    system_test::in_every_child_configuration("child-vmbus", expect_child_vmbus_passes);
 }
 
 namespace {
