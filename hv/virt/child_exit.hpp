@@ -258,6 +258,12 @@ template <class Vendor, class V> bool child_exit(Vp& root_vp, Vp& vp, V& cpu, co
         return false;
     case ExitKind::triple_fault:
     case ExitKind::invalid_state:
+        // The root ends the child; the state it died in is worth a line (the root cannot read
+        // it any more once the partition is gone).
+        console::log("hv: child %lu vp %u: %s at rip=%lx rsp=%lx cr3=%lx rflags=%lx; last exits (newest first, "
+                     "ExitKind): %lx\n",
+                     vp.partition->id, vp.index, x.kind == ExitKind::triple_fault ? "triple fault" : "invalid state",
+                     cpu.read(Reg::rip), cpu.read(Reg::rsp), cpu.read(Reg::cr3), cpu.read(Reg::rflags), vp.last_exits);
         __atomic_store_n(&vp.state, VpState::stopped, __ATOMIC_RELEASE);
         return report(vp, cpu, x, out, DispatchReport::Reason::stopped);
     case ExitKind::xsetbv:

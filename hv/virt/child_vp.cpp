@@ -348,6 +348,7 @@ template <class Vendor> Status dispatch_loop(Vp& root_vp, Vp& vp, DispatchReport
         Intercept x = cpu.run(vp.gprs);
         this_cpu().doing = "handling a child VP's exit";
         this_cpu().exits = this_cpu().exits + 1;
+        vp.last_exits = (vp.last_exits << 8) | static_cast<uint8_t>(x.kind);
         vp.exits[static_cast<int>(x.kind)]++;
         if constexpr (requires { cpu.virtual_tpr(); })
             if (cpu.virtual_tpr() != (vp.lapic.tpr >> 4))

@@ -55,9 +55,10 @@ bool VmbusUtility::due() {
         return false;
     }
     if (!open_) {
-        if (now >= shutdown_at_ && !shutdown_sent_) {
-            shutdown_sent_ = true;
-            rt::log("root: child %s: shutdown=%u reached, but the child has no shutdown channel open\n",
+        if (now >= shutdown_at_ && !shutdown_sent_ && !late_noted_) {
+            late_noted_ = true;   // asked as soon as it opens one (timers())
+            rt::log("root: child %s: shutdown=%u reached before the child opened its shutdown channel; it is "
+                    "asked once it does\n",
                     child_->config.name, child_->config.shutdown_s);
         }
         return false;

@@ -45,6 +45,7 @@ private:
     uint32_t logged_ = 0;
     bool open_ = false;
     bool shutdown_sent_ = false;
+    bool late_noted_ = false;        // shutdown_at_ passed with no channel open (logged once)
 };
 
 } // namespace root
