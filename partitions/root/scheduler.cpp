@@ -171,10 +171,12 @@ void end_child(Child& c, EndReason why, uint32_t code) {
             c.vps[i].run = VpRun::done;
 }
 
-// The bootstrap processor serves the SynIC services (VMBus above all) between dispatches, so
-// while another processor waits idle it leaves child VPs to that one and wakes it: a child's
-// VMBus traffic is then served while the child runs, not in turns with it on one processor
-// (docs/vmbus.md, "Throughput").
+// The bootstrap processor serves the SynIC services (VMBus above all) between dispatches. While
+// a VMBus device is in poll mode (a child streaming into a masked ring) it serves only and
+// leaves child VPs to the other processors, waking an idle one for a runnable VP: the child's
+// traffic is then read while the child runs, not in turns with it (docs/performance.md,
+// "VMBus channels"). Otherwise it dispatches like the others: waking processors by IPI for
+// every runnable VP made QEMU's AMD-V defect (docs/emulator-defects.md) several times likelier.
 int run_processor(uint32_t index) {
     const bool bootstrap = index == 0;
     const uint64_t me = index < 64 ? 1ull << index : 0;
@@ -195,18 +197,14 @@ int run_processor(uint32_t index) {
             asm volatile("sti; hlt" ::: "memory");
             continue;
         }
-        uint64_t idle = __atomic_load_n(&idle_aps, __ATOMIC_ACQUIRE);
-        if (bootstrap && idle && any_runnable()) {
+        // In poll mode the bootstrap processor only serves; a runnable VP goes to an idle
+        // processor, woken for it (not at its next tick: the child would stall a millisecond).
+        uint64_t idle = polling ? __atomic_load_n(&idle_aps, __ATOMIC_ACQUIRE) : 0;
+        if (idle && any_runnable()) {
             irq::wake(apic_of[__builtin_ctzll(idle)]);
-            // The woken processor takes it; meanwhile wait for an interrupt (1 ms at most), or
-            // pass again at once while a device is in poll mode (its child does not signal).
-            if (polling)
-                asm volatile("pause" ::: "memory");
-            else
-                asm volatile("sti; hlt" ::: "memory");
+            asm volatile("pause" ::: "memory");
             continue;
         }
-        // In poll mode the bootstrap processor only serves (the others run the children).
         ChildVp* v = polling ? nullptr : take();
         if (!v && polling) {
             asm volatile("pause" ::: "memory");
