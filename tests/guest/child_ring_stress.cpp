@@ -16,6 +16,7 @@
 #include "tests/guest/suite.hpp"
 #include "tests/guest/vectors.hpp"
 #include "tests/guest/vmbus_session.hpp"
+#include "tests/guest/vp_team.hpp"
 
 namespace {
 
@@ -25,7 +26,7 @@ using vmbus_session::pump_once;
 using vmbus_session::pump_until;
 
 constexpr unsigned planned = 7;
-constexpr uint8_t v_vmbus = 0x52, v_echo = 0x53, v_go = 0x54;
+constexpr uint8_t v_vmbus = 0x52, v_echo = 0x53;
 // Outbound ring: 64 pages, 252 KiB of data (a 64 KiB packet fits three times); inbound: 8 pages.
 constexpr uint32_t send_pages = 64, recv_pages = 8;
 constexpr uint32_t data_bytes = (send_pages - 1) * 4096;
@@ -91,17 +92,13 @@ bool stats(proto::Stats& out) {
 
 // ---- producers on every VP ----
 constexpr uint32_t per_vp = 1000;
-volatile uint32_t go, done_vps, failed_vps;
-
 uint32_t size_of(uint64_t seq) { return static_cast<uint32_t>(seq * 40 % 1000); }
 
-void produce(uint32_t vp) {
+bool produce(uint32_t vp) {
     bool ok = true;
     for (uint64_t seq = 0; seq < per_vp && ok; seq++)
         ok = send(proto::Op::sink, vp, seq, size_of(seq));
-    if (!ok)
-        __atomic_fetch_add(&failed_vps, 1u, __ATOMIC_ACQ_REL);
-    __atomic_fetch_add(&done_vps, 1u, __ATOMIC_ACQ_REL);
+    return ok;
 }
 
 void single_producer_checks(suite::Reporter& r) {
@@ -134,24 +131,16 @@ void single_producer_checks(suite::Reporter& r) {
 }
 
 void multi_producer_checks(suite::Reporter& r) {
-    done_vps = 0;
-    failed_vps = 0;
-    __atomic_store_n(&go, 1u, __ATOMIC_RELEASE);
-    // The other VPs wait halted (a spinning VP would take a root processor from the producers):
-    // a fixed IPI to all but self (x2APIC ICR, shorthand 11b: SDM 10.6.1) starts them.
-    rt::wrmsr(0x830, (3u << 18) | v_go);
-    produce(0);
-    bool all = pump_until([] { return done_vps == vp_count; }, 60'000);
-    __atomic_store_n(&go, 0u, __ATOMIC_RELEASE);
+    uint32_t failed = vp_team::run(produce, vp_count, 60'000);
     proto::Stats s{};
-    bool got = all && failed_vps == 0 && stats(s);
+    bool got = failed == 0 && stats(s);
     bool each = got;
     for (uint32_t vp = 0; vp < vp_count && got; vp++)
         each = each && s.next_seq[vp] == per_vp;
     r.check(each && s.packets == uint64_t{per_vp} * vp_count && s.out_of_order == 0 && s.bad == 0,
             "producers on every VP share the channel: every packet arrives once, each VP's in order");
     r.diag("%u producers x %u packets: packets %lu, out of order %lu, failed VPs %u", vp_count, per_vp, s.packets,
-           s.out_of_order, failed_vps);
+           s.out_of_order, failed);
 }
 
 // ---- requests, and the figures ----
@@ -284,15 +273,7 @@ void hostile_checks(suite::Reporter& r) {
 
 } // namespace
 
-void rt::ap_main(uint32_t) {
-    rt::wrmsr(0x80f, 0x1ff);   // x2APIC SVR: software-enabled, so the start IPI is accepted
-    uint32_t vp = vectors::this_vp();
-    while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE))
-        asm volatile("sti; hlt; cli" ::: "memory");
-    produce(vp);
-    for (;;)
-        asm volatile("cli; hlt" ::: "memory");   // done: halted for good
-}
+void rt::ap_main(uint32_t) { vp_team::ap_main(); }
 
 int rt::partition_main(const root_abi::RootHandoff& h) {
     suite::Reporter r(suite::sink());
