@@ -149,10 +149,10 @@ void use_disk(const char* text) {
     // Write 1 MiB from sector 0 in 64 KiB WRITE(10)s, then read each back and compare.
     bool same = true;
     // A request that fails says how (a lost one was seen under QEMU: docs/vmbus.md, "Open").
-    auto failed = [](const char* what, uint32_t at, const st::ScsiResult& r) {
+    auto failed = [](const char* what, uint32_t at, const st::ScsiResult& res) {
         say("disk: %s at %u KiB failed: completed %d, status 0x%x, srb 0x%x, scsi 0x%x, channel state %u, "
             "outstanding %u",
-            what, at >> 10, r.completed, r.status, r.srb_status, r.scsi_status,
+            what, at >> 10, res.completed, res.status, res.srb_status, res.scsi_status,
             static_cast<uint32_t>(disk_ch->state()), disk.outstanding());
     };
     for (uint32_t at = 0; at < total && same; at += chunk) {
