@@ -10,31 +10,6 @@ namespace vmbus::storvsc {
 
 namespace {
 
-namespace op {
-inline constexpr uint8_t test_unit_ready = 0x00;
-inline constexpr uint8_t inquiry = 0x12;
-inline constexpr uint8_t mode_sense6 = 0x1a;
-inline constexpr uint8_t read_capacity10 = 0x25;
-inline constexpr uint8_t read10 = 0x28;
-inline constexpr uint8_t write10 = 0x2a;
-inline constexpr uint8_t synchronize_cache10 = 0x35;
-inline constexpr uint8_t mode_sense10 = 0x5a;
-inline constexpr uint8_t read16 = 0x88;
-inline constexpr uint8_t write16 = 0x8a;
-inline constexpr uint8_t synchronize_cache16 = 0x91;
-inline constexpr uint8_t service_action_in16 = 0x9e;   // service action 0x10: READ CAPACITY(16)
-inline constexpr uint8_t report_luns = 0xa0;
-} // namespace op
-
-inline constexpr uint8_t status_good = 0x00;
-inline constexpr uint8_t status_check_condition = 0x02;
-
-namespace key {
-inline constexpr uint8_t medium_error = 0x3;
-inline constexpr uint8_t illegal_request = 0x5;
-inline constexpr uint8_t data_protect = 0x7;
-} // namespace key
-
 namespace asc {
 inline constexpr uint8_t write_error = 0x0c;
 inline constexpr uint8_t unrecovered_read_error = 0x11;
@@ -52,23 +27,6 @@ inline constexpr char vendor_id[9] = "HV      ";
 inline constexpr char product_id[17] = "Virtual Disk    ";
 inline constexpr char revision[5] = "1.0 ";
 
-[[nodiscard]] uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-[[nodiscard]] uint32_t be32(const uint8_t* p) {
-    return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
-[[nodiscard]] uint64_t be64(const uint8_t* p) { return uint64_t{be32(p)} << 32 | be32(p + 4); }
-void put_be16(uint8_t* p, uint16_t v) {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
-void put_be32(uint8_t* p, uint32_t v) {
-    put_be16(p, static_cast<uint16_t>(v >> 16));
-    put_be16(p + 2, static_cast<uint16_t>(v));
-}
-void put_be64(uint8_t* p, uint64_t v) {
-    put_be32(p, static_cast<uint32_t>(v >> 32));
-    put_be32(p + 4, static_cast<uint32_t>(v));
-}
 [[nodiscard]] uint64_t load64(const uint8_t* p) {
     uint64_t v;
     __builtin_memcpy(&v, p, sizeof v);
@@ -304,7 +262,7 @@ void StorageTarget::invalid(Srb& s, Refusal r, uint32_t value) {
     refuse(r, s.answer, value, s.cdb[0]);
     s.answer.status = status_failure;
     s.answer.srb.srb_status = srb_status::invalid_request;
-    s.answer.srb.scsi_status = status_good;
+    s.answer.srb.scsi_status = scsi_good;
     s.answer.srb.sense_info_length = 0;
     s.answer.srb.data_transfer_length = 0;
 }
@@ -319,7 +277,7 @@ void StorageTarget::unmapped(Srb& s) {
 void StorageTarget::good(Srb& s, uint32_t moved) {
     s.answer.status = status_success;
     s.answer.srb.srb_status = srb_status::success;
-    s.answer.srb.scsi_status = status_good;
+    s.answer.srb.scsi_status = scsi_good;
     s.answer.srb.sense_info_length = 0;
     s.answer.srb.data_transfer_length = moved;
 }
@@ -337,7 +295,7 @@ void StorageTarget::check(Srb& s, Refusal r, uint8_t sense_key, uint8_t code, ui
     const uint32_t n = min32(s.sense_room, fixed_sense_size);
     __builtin_memcpy(s.answer.srb.sense_data, sense, sizeof sense);
     s.answer.status = status_success;
-    s.answer.srb.scsi_status = status_check_condition;
+    s.answer.srb.scsi_status = scsi_check_condition;
     s.answer.srb.srb_status = static_cast<uint8_t>(srb_status::error | (n != 0 ? srb_status::autosense_valid : 0));
     s.answer.srb.sense_info_length = static_cast<uint8_t>(n);
     s.answer.srb.data_transfer_length = 0;
@@ -462,14 +420,14 @@ void StorageTarget::scsi(Srb& s, uint8_t path, uint8_t target, uint8_t lun) {
         // which reads as a disk): answer "no logical unit here" (SPC-4 6.6.2: qualifier 011b,
         // type 1Fh). REPORT LUNS may go to any LUN of the target. Everything else: no device,
         // which Linux maps to DID_NO_CONNECT.
-        if (opcode == op::inquiry && (s.cdb[1] & 0x01) == 0) {
+        if (opcode == scsi_op::inquiry && (s.cdb[1] & 0x01) == 0) {
             uint8_t data[36] = {};
             data[0] = 0x7f;
             data[3] = 0x02;
             data[4] = sizeof data - 5;
-            return data_in(s, data, sizeof data, be16(s.cdb + 3));
+            return data_in(s, data, sizeof data, be16_at(s.cdb + 3));
         }
-        if (opcode == op::report_luns && our_target && usable_)
+        if (opcode == scsi_op::report_luns && our_target && usable_)
             return report_luns(s);
         refuse(Refusal::no_such_lun, s.answer, uint32_t{path} << 16 | uint32_t{target} << 8 | lun, opcode);
         good(s, 0);
@@ -477,33 +435,33 @@ void StorageTarget::scsi(Srb& s, uint8_t path, uint8_t target, uint8_t lun) {
         return;
     }
     switch (opcode) {
-    case op::test_unit_ready: return good(s, 0);
-    case op::inquiry: return inquiry(s);
-    case op::report_luns: return report_luns(s);
-    case op::read_capacity10: return read_capacity(s, false);
-    case op::service_action_in16:
+    case scsi_op::test_unit_ready: return good(s, 0);
+    case scsi_op::inquiry: return inquiry(s);
+    case scsi_op::report_luns: return report_luns(s);
+    case scsi_op::read_capacity10: return read_capacity(s, false);
+    case scsi_op::service_action_in16:
         if ((s.cdb[1] & 0x1f) == 0x10)
             return read_capacity(s, true);
-        return check(s, Refusal::invalid_field, key::illegal_request, asc::invalid_field_in_cdb);
-    case op::read10:
-    case op::write10:
-        return read_write(s, be32(s.cdb + 2), be16(s.cdb + 7), opcode == op::write10);
-    case op::read16:
-    case op::write16:
-        return read_write(s, be64(s.cdb + 2), be32(s.cdb + 10), opcode == op::write16);
-    case op::mode_sense6: return mode_sense(s, false);
-    case op::mode_sense10: return mode_sense(s, true);
-    case op::synchronize_cache10: return synchronize_cache(s, be32(s.cdb + 2), be16(s.cdb + 7));
-    case op::synchronize_cache16: return synchronize_cache(s, be64(s.cdb + 2), be32(s.cdb + 10));
-    default: return check(s, Refusal::invalid_opcode, key::illegal_request, asc::invalid_opcode);
+        return check(s, Refusal::invalid_field, sense_illegal_request, asc::invalid_field_in_cdb);
+    case scsi_op::read10:
+    case scsi_op::write10:
+        return read_write(s, be32_at(s.cdb + 2), be16_at(s.cdb + 7), opcode == scsi_op::write10);
+    case scsi_op::read16:
+    case scsi_op::write16:
+        return read_write(s, be64_at(s.cdb + 2), be32_at(s.cdb + 10), opcode == scsi_op::write16);
+    case scsi_op::mode_sense6: return mode_sense(s, false);
+    case scsi_op::mode_sense10: return mode_sense(s, true);
+    case scsi_op::synchronize_cache10: return synchronize_cache(s, be32_at(s.cdb + 2), be16_at(s.cdb + 7));
+    case scsi_op::synchronize_cache16: return synchronize_cache(s, be64_at(s.cdb + 2), be32_at(s.cdb + 10));
+    default: return check(s, Refusal::invalid_opcode, sense_illegal_request, asc::invalid_opcode);
     }
 }
 
 void StorageTarget::inquiry(Srb& s) {
-    const uint32_t allocation = be16(s.cdb + 3);
+    const uint32_t allocation = be16_at(s.cdb + 3);
     // CMDDT (obsolete) set, or a page code without EVPD: invalid field (SPC-4 6.6.1).
     if ((s.cdb[1] & 0x02) != 0 || ((s.cdb[1] & 0x01) == 0 && s.cdb[2] != 0))
-        return check(s, Refusal::invalid_field, key::illegal_request, asc::invalid_field_in_cdb);
+        return check(s, Refusal::invalid_field, sense_illegal_request, asc::invalid_field_in_cdb);
     uint8_t data[64] = {};
     if ((s.cdb[1] & 0x01) == 0) {
         // Standard data (SPC-4 6.6.2): a direct-access block device, SPC-3, response format 2,
@@ -541,7 +499,7 @@ void StorageTarget::inquiry(Srb& s) {
         n += 8 + serial_len_;
         break;
     default:
-        return check(s, Refusal::invalid_field, key::illegal_request, asc::invalid_field_in_cdb);
+        return check(s, Refusal::invalid_field, sense_illegal_request, asc::invalid_field_in_cdb);
     }
     put_be16(data + 2, static_cast<uint16_t>(n - 4));
     data_in(s, data, n, allocation);
@@ -550,10 +508,10 @@ void StorageTarget::inquiry(Srb& s) {
 void StorageTarget::report_luns(Srb& s) {
     // SPC-4 6.33: an allocation length below 16 is an invalid field; select report 0 and 2 list
     // every LUN (ours is LUN 0), 1 only well-known LUNs (none).
-    const uint32_t allocation = be32(s.cdb + 6);
+    const uint32_t allocation = be32_at(s.cdb + 6);
     const uint8_t select = s.cdb[2];
     if (allocation < 16 || select > 0x02)
-        return check(s, Refusal::invalid_field, key::illegal_request, asc::invalid_field_in_cdb);
+        return check(s, Refusal::invalid_field, sense_illegal_request, asc::invalid_field_in_cdb);
     uint8_t data[16] = {};
     const uint32_t luns = select == 0x01 ? 0 : 1;
     put_be32(data, 8 * luns);
@@ -566,26 +524,26 @@ void StorageTarget::read_capacity(Srb& s, bool sixteen) {
     if (!sixteen) {
         // SBC-3 5.15: the LBA field is obsolete and must be 0 without PMI; a last LBA beyond 32
         // bits reads FFFFFFFFh, which sends the child to READ CAPACITY(16).
-        if ((s.cdb[8] & 0x01) == 0 && be32(s.cdb + 2) != 0)
-            return check(s, Refusal::invalid_field, key::illegal_request, asc::invalid_field_in_cdb);
+        if ((s.cdb[8] & 0x01) == 0 && be32_at(s.cdb + 2) != 0)
+            return check(s, Refusal::invalid_field, sense_illegal_request, asc::invalid_field_in_cdb);
         put_be32(data, last > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(last));
         put_be32(data + 4, disk_.sector_size);
         return data_in(s, data, 8, 8);
     }
     put_be64(data, last);
     put_be32(data + 8, disk_.sector_size);
-    data_in(s, data, 32, be32(s.cdb + 10));
+    data_in(s, data, 32, be32_at(s.cdb + 10));
 }
 
 void StorageTarget::read_write(Srb& s, uint64_t lba, uint32_t blocks, bool write) {
     // RDPROTECT/WRPROTECT: no protection information here (SBC-3 5.11: invalid field).
     if ((s.cdb[1] & 0xe0) != 0)
-        return check(s, Refusal::invalid_field, key::illegal_request, asc::invalid_field_in_cdb);
+        return check(s, Refusal::invalid_field, sense_illegal_request, asc::invalid_field_in_cdb);
     // The LBA must name a block on the disk even for 0 blocks (SBC-3 4.5: LBA OUT OF RANGE).
     if (lba >= disk_.sectors || blocks > disk_.sectors - lba)
-        return check(s, Refusal::lba_out_of_range, key::illegal_request, asc::lba_out_of_range);
+        return check(s, Refusal::lba_out_of_range, sense_illegal_request, asc::lba_out_of_range);
     if (write && disk_.read_only)
-        return check(s, Refusal::write_protected, key::data_protect, asc::write_protected);
+        return check(s, Refusal::write_protected, sense_data_protect, asc::write_protected);
     const uint64_t bytes = uint64_t{blocks} * disk_.sector_size;
     // The CDB's transfer must fit the child's buffer (which is at most max_transfer_bytes).
     if (bytes > s.t.length)
@@ -598,11 +556,11 @@ void StorageTarget::read_write(Srb& s, uint64_t lba, uint32_t blocks, bool write
     if (m == Move::unmapped)
         return unmapped(s);
     if (m == Move::backend_failed)
-        return check(s, Refusal::medium_error, key::medium_error,
+        return check(s, Refusal::medium_error, sense_medium_error,
                      write ? asc::write_error : asc::unrecovered_read_error);
     // FUA: the data must be durable before GOOD (SBC-3 5.32).
     if (write && (s.cdb[1] & 0x08) != 0 && disk_.flush != nullptr && !disk_.flush(disk_.context))
-        return check(s, Refusal::medium_error, key::medium_error, asc::write_error);
+        return check(s, Refusal::medium_error, sense_medium_error, asc::write_error);
     (write ? bytes_written_ : bytes_read_) += n;
     good(s, n);
 }
@@ -611,12 +569,12 @@ void StorageTarget::mode_sense(Srb& s, bool ten) {
     const uint8_t control = s.cdb[2] >> 6;
     const uint8_t page = s.cdb[2] & 0x3f;
     const uint8_t subpage = s.cdb[3];
-    const uint32_t allocation = ten ? be16(s.cdb + 7) : s.cdb[4];
+    const uint32_t allocation = ten ? be16_at(s.cdb + 7) : s.cdb[4];
     if (control == 3)   // saved values (SPC-4 6.13): none kept
-        return check(s, Refusal::invalid_field, key::illegal_request, asc::saving_not_supported);
+        return check(s, Refusal::invalid_field, sense_illegal_request, asc::saving_not_supported);
     const bool caching = (page == 0x08 && subpage == 0) || (page == 0x3f && (subpage == 0 || subpage == 0xff));
     if (!caching)
-        return check(s, Refusal::invalid_field, key::illegal_request, asc::invalid_field_in_cdb);
+        return check(s, Refusal::invalid_field, sense_illegal_request, asc::invalid_field_in_cdb);
     // A header without block descriptors (allowed whatever DBD says), then the caching page
     // (SBC-3 6.4.5). A volatile cache exists only when the backend has something to flush: then
     // WCE, and DPOFUA in the header. Nothing is changeable (control 1 reads all zeros).
@@ -643,9 +601,9 @@ void StorageTarget::mode_sense(Srb& s, bool ten) {
 void StorageTarget::synchronize_cache(Srb& s, uint64_t lba, uint32_t blocks) {
     // SBC-3 5.22: 0 blocks means through the last LBA; the range must be on the disk.
     if (lba >= disk_.sectors || blocks > disk_.sectors - lba)
-        return check(s, Refusal::lba_out_of_range, key::illegal_request, asc::lba_out_of_range);
+        return check(s, Refusal::lba_out_of_range, sense_illegal_request, asc::lba_out_of_range);
     if (disk_.flush != nullptr && !disk_.flush(disk_.context))
-        return check(s, Refusal::medium_error, key::medium_error, asc::write_error);
+        return check(s, Refusal::medium_error, sense_medium_error, asc::write_error);
     good(s, 0);
 }
 

@@ -15,6 +15,50 @@
 
 namespace vmbus::storvsc {
 
+// SCSI facts both ends use (the target here, the guest end in storvsc_client.*).
+// Operation codes (SPC-4 / SBC-3 command tables).
+namespace scsi_op {
+inline constexpr uint8_t test_unit_ready = 0x00;
+inline constexpr uint8_t inquiry = 0x12;
+inline constexpr uint8_t mode_sense6 = 0x1a;
+inline constexpr uint8_t read_capacity10 = 0x25;
+inline constexpr uint8_t read10 = 0x28;
+inline constexpr uint8_t write10 = 0x2a;
+inline constexpr uint8_t synchronize_cache10 = 0x35;
+inline constexpr uint8_t mode_sense10 = 0x5a;
+inline constexpr uint8_t read16 = 0x88;
+inline constexpr uint8_t write16 = 0x8a;
+inline constexpr uint8_t synchronize_cache16 = 0x91;
+inline constexpr uint8_t service_action_in16 = 0x9e;   // service action 0x10: READ CAPACITY(16)
+inline constexpr uint8_t report_luns = 0xa0;
+} // namespace scsi_op
+
+// SAM status codes and sense keys (SAM-5 5.3, SPC-4 4.5.6).
+inline constexpr uint8_t scsi_good = 0x00;
+inline constexpr uint8_t scsi_check_condition = 0x02;
+inline constexpr uint8_t sense_medium_error = 0x3;
+inline constexpr uint8_t sense_illegal_request = 0x5;
+inline constexpr uint8_t sense_data_protect = 0x7;
+
+// CDB and parameter-data fields are big-endian (SPC-4 3.5), at any alignment.
+[[nodiscard]] inline uint16_t be16_at(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+[[nodiscard]] inline uint32_t be32_at(const uint8_t* p) {
+    return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
+}
+[[nodiscard]] inline uint64_t be64_at(const uint8_t* p) { return uint64_t{be32_at(p)} << 32 | be32_at(p + 4); }
+inline void put_be16(uint8_t* p, uint16_t v) {
+    p[0] = static_cast<uint8_t>(v >> 8);
+    p[1] = static_cast<uint8_t>(v);
+}
+inline void put_be32(uint8_t* p, uint32_t v) {
+    put_be16(p, static_cast<uint16_t>(v >> 16));
+    put_be16(p + 2, static_cast<uint16_t>(v));
+}
+inline void put_be64(uint8_t* p, uint64_t v) {
+    put_be32(p, static_cast<uint32_t>(v >> 32));
+    put_be32(p + 4, static_cast<uint32_t>(v));
+}
+
 // ba6163d9-04a1-4d29-b605-72e2ffb1dc7f as the offer carries it: the first three fields little
 // endian (Linux's guid_t byte order), the last two as written.
 inline constexpr Guid class_id{{0xd9, 0x63, 0x61, 0xba, 0xa1, 0x04, 0x29, 0x4d,

@@ -22,19 +22,6 @@ constexpr uint32_t srb_flags_disable_synch_transfer = 0x08;
 constexpr uint32_t srb_flags_queue_action_enable = 0x02;
 constexpr uint32_t srb_timeout_seconds = 60;
 
-void put_be16(uint8_t* p, uint16_t v) {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
-void put_be32(uint8_t* p, uint32_t v) {
-    put_be16(p, static_cast<uint16_t>(v >> 16));
-    put_be16(p + 2, static_cast<uint16_t>(v));
-}
-void put_be64(uint8_t* p, uint64_t v) {
-    put_be32(p, static_cast<uint32_t>(v >> 32));
-    put_be32(p + 4, static_cast<uint32_t>(v));
-}
-
 ScsiCommand command(uint8_t opcode, uint8_t length, uint8_t direction) {
     ScsiCommand c;
     c.cdb[0] = opcode;

@@ -15,27 +15,6 @@
 
 namespace vmbus::storvsc {
 
-// SCSI operation codes the client builds CDBs for (SPC-4 / SBC-3 command tables).
-namespace scsi_op {
-inline constexpr uint8_t test_unit_ready = 0x00;
-inline constexpr uint8_t inquiry = 0x12;
-inline constexpr uint8_t mode_sense6 = 0x1a;
-inline constexpr uint8_t read_capacity10 = 0x25;
-inline constexpr uint8_t read10 = 0x28;
-inline constexpr uint8_t write10 = 0x2a;
-inline constexpr uint8_t synchronize_cache10 = 0x35;
-inline constexpr uint8_t mode_sense10 = 0x5a;
-inline constexpr uint8_t read16 = 0x88;
-inline constexpr uint8_t write16 = 0x8a;
-inline constexpr uint8_t service_action_in16 = 0x9e;
-inline constexpr uint8_t report_luns = 0xa0;
-} // namespace scsi_op
-
-// SAM status codes and sense keys the callers test (SAM-5 5.3, SPC-4 4.5.6).
-inline constexpr uint8_t scsi_good = 0x00;
-inline constexpr uint8_t scsi_check_condition = 0x02;
-inline constexpr uint8_t sense_illegal_request = 0x5;
-
 namespace client_limits {
 // Requests outstanding at once (Linux's storvsc allows many more; the ring bounds it anyway:
 // each GPA-direct packet of a full transfer takes about 600 bytes of the outbound ring).
@@ -115,12 +94,6 @@ namespace cdb {
 // Any CDB as given (length 1..16), no data.
 [[nodiscard]] ScsiCommand raw(const uint8_t* bytes, uint8_t length, uint8_t direction = data_direction::none);
 } // namespace cdb
-
-// Big-endian readers for the callers' data (READ CAPACITY, REPORT LUNS).
-[[nodiscard]] inline uint32_t be32_at(const uint8_t* p) {
-    return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
-[[nodiscard]] inline uint64_t be64_at(const uint8_t* p) { return uint64_t{be32_at(p)} << 32 | be32_at(p + 4); }
 
 class StorvscClient {
 public:
