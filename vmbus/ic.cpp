@@ -45,13 +45,6 @@ const char* to_string(IcFault f) {
     return "?";
 }
 
-bool IcLog::contains(IcFault f) const {
-    for (uint32_t i = 0; i < size(); i++)
-        if (at(i).fault == f)
-            return true;
-    return false;
-}
-
 // ---- Host ----------------------------------------------------------------------------------
 
 IcHost::IcHost(Kind kind, Versions framework, Versions message)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmbus/bounded_log.hpp"
 #include "vmbus/messages.hpp"
 #include "vmbus/ring.hpp"
 
@@ -183,20 +184,7 @@ struct IcLogEntry {
 };
 
 // The last log_entries faults, oldest overwritten; total counts all (like ServerLog).
-class IcLog {
-public:
-    static constexpr uint32_t log_entries = 16;
-    void add(IcLogEntry e) { entries_[total_++ % log_entries] = e; }
-    [[nodiscard]] uint64_t total() const { return total_; }
-    [[nodiscard]] uint32_t size() const { return total_ < log_entries ? static_cast<uint32_t>(total_) : log_entries; }
-    [[nodiscard]] const IcLogEntry& at(uint32_t i) const { return entries_[(total_ - size() + i) % log_entries]; }
-    [[nodiscard]] bool contains(IcFault f) const;
-    [[nodiscard]] const IcLogEntry* last() const { return total_ == 0 ? nullptr : &at(size() - 1); }
-
-private:
-    IcLogEntry entries_[log_entries] = {};
-    uint64_t total_ = 0;
-};
+using IcLog = BoundedLog<IcLogEntry, 16, &IcLogEntry::fault>;
 
 // The host's request packets are at most this long (a shutdown request); a buffer of this size
 // holds any of them.

@@ -49,13 +49,6 @@ const char* to_string(Fault f) {
     return "?";
 }
 
-bool ServerLog::contains(Fault f) const {
-    for (uint32_t i = 0; i < size(); i++)
-        if (at(i).fault == f)
-            return true;
-    return false;
-}
-
 // --- ServerChannel ---
 
 void ServerChannel::signal_peer() {

@@ -8,6 +8,7 @@
 #pragma once
 #include <stdint.h>
 
+#include "vmbus/bounded_log.hpp"
 #include "vmbus/gpadl.hpp"
 #include "vmbus/messages.hpp"
 #include "vmbus/platform.hpp"
@@ -75,23 +76,7 @@ struct LogEntry {
 };
 
 // The last log_entries faults, oldest overwritten; total counts all.
-class ServerLog {
-public:
-    void add(LogEntry e) { entries_[total_++ % server_limits::log_entries] = e; }
-    [[nodiscard]] uint64_t total() const { return total_; }
-    [[nodiscard]] uint32_t size() const {
-        return total_ < server_limits::log_entries ? static_cast<uint32_t>(total_) : server_limits::log_entries;
-    }
-    // i = 0 is the oldest entry kept.
-    [[nodiscard]] const LogEntry& at(uint32_t i) const {
-        return entries_[(total_ - size() + i) % server_limits::log_entries];
-    }
-    [[nodiscard]] bool contains(Fault f) const;
-
-private:
-    LogEntry entries_[server_limits::log_entries] = {};
-    uint64_t total_ = 0;
-};
+using ServerLog = BoundedLog<LogEntry, server_limits::log_entries, &LogEntry::fault>;
 
 class ServerChannel;
 

@@ -91,13 +91,6 @@ const char* to_string(Refusal r) {
     return "?";
 }
 
-bool StorageLog::contains(Refusal r) const {
-    for (uint32_t i = 0; i < size(); i++)
-        if (at(i).refusal == r)
-            return true;
-    return false;
-}
-
 BlockBackend memory_backend(MemoryDisk* disk, uint32_t sector_size, bool read_only) {
     BlockBackend b;
     b.context = disk;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmbus/bounded_log.hpp"
 #include "vmbus/messages.hpp"
 #include "vmbus/platform.hpp"
 #include "vmbus/ring.hpp"
@@ -265,23 +266,7 @@ struct RefusalEntry {
     uint32_t value;
 };
 
-class StorageLog {
-public:
-    void add(RefusalEntry e) { entries_[total_++ % storvsc_limits::log_entries] = e; }
-    [[nodiscard]] uint64_t total() const { return total_; }
-    [[nodiscard]] uint32_t size() const {
-        return total_ < storvsc_limits::log_entries ? static_cast<uint32_t>(total_) : storvsc_limits::log_entries;
-    }
-    [[nodiscard]] const RefusalEntry& at(uint32_t i) const {   // 0: the oldest kept
-        return entries_[(total_ - size() + i) % storvsc_limits::log_entries];
-    }
-    [[nodiscard]] bool contains(Refusal r) const;
-    [[nodiscard]] const RefusalEntry* last() const { return total_ == 0 ? nullptr : &at(size() - 1); }
-
-private:
-    RefusalEntry entries_[storvsc_limits::log_entries] = {};
-    uint64_t total_ = 0;
-};
+using StorageLog = BoundedLog<RefusalEntry, storvsc_limits::log_entries, &RefusalEntry::refusal>;
 
 // What to send back for one packet: when `send`, a completion packet (type 11) with `trans_id`
 // and the bytes of `packet`: ch.send(completion_header(r), &r.packet, sizeof r.packet).

@@ -132,15 +132,11 @@ void unmap(void*, uint8_t*, uint32_t) {}   // the root's mapping of the child's 
 
 // New entries of the server's log, each once, within the child's bound of log lines.
 void report_faults(Host& h) {
-    const vmbus::ServerLog& log = h.server->log();
-    uint64_t total = log.total();
-    for (uint64_t k = h.faults_seen < total - log.size() ? total - log.size() : h.faults_seen; k < total; k++) {
-        const vmbus::LogEntry& e = log.at(static_cast<uint32_t>(k - (total - log.size())));
+    h.faults_seen = h.server->log().each_since(h.faults_seen, [&h](const vmbus::LogEntry& e) {
         if (h.logged++ < 16)
             rt::log("root: child %s: vmbus: refused %s (message %u, detail %u, value 0x%x)\n", h.child->config.name,
                     vmbus::to_string(e.fault), e.message_type, e.detail, e.value);
-    }
-    h.faults_seen = total;
+    });
 }
 
 // Whether `h` serves the live child `children[slot]`; with h.lock held.

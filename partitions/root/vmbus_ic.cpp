@@ -97,15 +97,11 @@ void VmbusUtility::on_close(void* self, vmbus::ServerChannel&) {
 }
 
 void VmbusUtility::report_faults() {
-    const ic::IcLog& log = host_.log();
-    for (uint64_t k = faults_seen_ < log.total() - log.size() ? log.total() - log.size() : faults_seen_;
-         k < log.total(); k++) {
-        const ic::IcLogEntry& e = log.at(static_cast<uint32_t>(k - (log.total() - log.size())));
+    faults_seen_ = host_.log().each_since(faults_seen_, [this](const ic::IcLogEntry& e) {
         if (logged_++ < 8)
             rt::log("root: child %s: %s: refused %s (type %u, value 0x%x)\n", child_->config.name, what(),
                     ic::to_string(e.fault), e.message_type, e.value);
-    }
-    faults_seen_ = log.total();
+    });
 }
 
 void VmbusUtility::response(const vmbus::Packet& p) {

@@ -60,15 +60,11 @@ void VmbusStorage::on_close(void* self, vmbus::ServerChannel&) {
 }
 
 void VmbusStorage::report_refusals() {
-    const st::StorageLog& log = target().log();
-    for (uint64_t k = refusals_seen_ < log.total() - log.size() ? log.total() - log.size() : refusals_seen_;
-         k < log.total(); k++) {
-        const st::RefusalEntry& e = log.at(static_cast<uint32_t>(k - (log.total() - log.size())));
+    refusals_seen_ = target().log().each_since(refusals_seen_, [this](const st::RefusalEntry& e) {
         if (logged_++ < 16)
             rt::log("root: child %s: disk: refused %s (operation %u, opcode 0x%x, value 0x%x)\n", child_->config.name,
                     st::to_string(e.refusal), e.operation, e.opcode, e.value);
-    }
-    refusals_seen_ = log.total();
+    });
 }
 
 // Sends the held completion; false while the child's inbound ring has no room for it. The child
