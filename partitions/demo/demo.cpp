@@ -109,15 +109,16 @@ void fill(uint8_t* buf, uint32_t bytes, uint64_t first_sector, const char* text)
             buf[s * 512 + k] = static_cast<uint8_t>(text[k]);
 }
 
-void use_disk(const char* text) {
+// False when the disk is there and its work failed (no disk offered is not a failure).
+bool use_disk(const char* text) {
     disk_ch = open(st::class_id, 8);
     if (!disk_ch) {
         say("disk: no synthetic disk offered");
-        return;
+        return true;
     }
     if (!disk.initialize()) {
         say("disk: storvsc initialisation stopped at step %u", static_cast<uint32_t>(disk.failed_step()));
-        return;
+        return false;
     }
     say("disk: storvsc protocol %u.%u, transfers up to %u KiB", disk.protocol_version() >> 8,
         disk.protocol_version() & 0xff, disk.max_transfer_bytes() >> 10);
@@ -125,7 +126,14 @@ void use_disk(const char* text) {
     auto* buf = static_cast<uint8_t*>(rt::pages::ptr(rt::pages::alloc_run(chunk / 4096)));
     auto* back = static_cast<uint8_t*>(rt::pages::ptr(rt::pages::alloc_run(chunk / 4096)));
     if (!buf || !back)
-        return;
+        return false;
+    // A request that fails says how (a lost one was seen under QEMU: docs/vmbus.md, "Open").
+    auto failed = [](const char* what, uint32_t at, const st::ScsiResult& res) {
+        say("disk: %s at %u KiB failed: completed %d, status 0x%x, srb 0x%x, scsi 0x%x, channel state %u, "
+            "outstanding %u, late completions %lu, bad packets %lu",
+            what, at >> 10, res.completed, res.status, res.srb_status, res.scsi_status,
+            static_cast<uint32_t>(disk_ch->state()), disk.outstanding(), disk.stray_completions(), disk.bad_packets());
+    };
     st::ScsiCommand c = st::cdb::inquiry(96);
     c.gpa = reinterpret_cast<uint64_t>(buf);
     c.length = 96;
@@ -133,28 +141,23 @@ void use_disk(const char* text) {
     if (r.good())
         say("disk: INQUIRY: %.8s %.16s, revision %.4s", reinterpret_cast<const char*>(buf + 8),
             reinterpret_cast<const char*>(buf + 16), reinterpret_cast<const char*>(buf + 32));
+    else
+        failed("INQUIRY", 0, r);
     c = st::cdb::read_capacity16(32);
     c.gpa = reinterpret_cast<uint64_t>(buf);
     c.length = 32;
     r = disk.execute(c);
     if (!r.good()) {
-        say("disk: READ CAPACITY(16) failed: srb status 0x%x", r.srb_status);
-        return;
+        failed("READ CAPACITY(16)", 0, r);
+        return false;
     }
     uint64_t sectors = st::be64_at(buf) + 1;
     uint32_t sector = st::be32_at(buf + 8);
     say("disk: %lu sectors of %u bytes (%lu KiB)", sectors, sector, sectors * sector >> 10);
     if (sector != 512 || sectors * 512 < total)
-        return;
+        return false;
     // Write 1 MiB from sector 0 in 64 KiB WRITE(10)s, then read each back and compare.
     bool same = true;
-    // A request that fails says how (a lost one was seen under QEMU: docs/vmbus.md, "Open").
-    auto failed = [](const char* what, uint32_t at, const st::ScsiResult& res) {
-        say("disk: %s at %u KiB failed: completed %d, status 0x%x, srb 0x%x, scsi 0x%x, channel state %u, "
-            "outstanding %u",
-            what, at >> 10, res.completed, res.status, res.srb_status, res.scsi_status,
-            static_cast<uint32_t>(disk_ch->state()), disk.outstanding());
-    };
     for (uint32_t at = 0; at < total && same; at += chunk) {
         fill(buf, chunk, at / 512, text);
         c = st::cdb::write10(at / 512, chunk / 512);
@@ -179,6 +182,7 @@ void use_disk(const char* text) {
     bool synced = same && disk.execute(st::cdb::synchronize_cache10()).good();
     say("disk: wrote 1 MiB (\"%s\" at the front of each sector), read it back: %s%s", text,
         same ? "it matches" : "MISMATCH", synced ? ", cache synchronised" : "");
+    return synced;
 }
 
 } // namespace
@@ -207,7 +211,11 @@ int rt::partition_main(const root_abi::RootHandoff& h) {
     heartbeat.ch = open(ic::heartbeat_class);
     shutdown.ch = open(ic::shutdown_class);
     say("heartbeat and shutdown channels %s", heartbeat.ch && shutdown.ch ? "open" : "missing");
-    use_disk(h.cmdline[0] ? h.cmdline : "demo");
+    if (!use_disk(h.cmdline[0] ? h.cmdline : "demo")) {
+        // Ends the child with code 1 (the root reports it), so the demo run fails visibly.
+        say("disk work failed; ending with code 1");
+        return 1;
+    }
 
     say("work done; answering heartbeats until the root asks me to shut down");
     vmbus_session::pump_until(

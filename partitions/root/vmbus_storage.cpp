@@ -30,6 +30,7 @@ void VmbusStorage::init(Child& child, uint32_t slot, uint8_t* disk, uint64_t byt
     image_ = st::MemoryDisk{disk, bytes};
     held_ = st::Reply{};
     refusals_seen_ = 0;
+    completions_ = held_back_ = 0;
     logged_ = 0;
     more_ = false;
     st::TargetConfig config{};
@@ -54,8 +55,10 @@ bool VmbusStorage::on_open(void* self, vmbus::ServerChannel&) {
 void VmbusStorage::on_close(void* self, vmbus::ServerChannel&) {
     auto* s = static_cast<VmbusStorage*>(self);
     st::StorageTarget& t = s->target();
-    rt::log("root: child %s: disk: closed after %lu requests, %lu KiB read, %lu KiB written\n", s->child_->config.name,
-            t.requests(), t.bytes_read() >> 10, t.bytes_written() >> 10);
+    rt::log("root: child %s: disk: closed after %lu requests, %lu KiB read, %lu KiB written; %lu completions sent, "
+            "%lu sends waited for room%s\n",
+            s->child_->config.name, t.requests(), t.bytes_read() >> 10, t.bytes_written() >> 10, s->completions_,
+            s->held_back_, s->held_.send ? ", one still held" : "");
     s->more_ = false;
 }
 
@@ -73,9 +76,18 @@ void VmbusStorage::report_refusals() {
 bool VmbusStorage::flush_reply(vmbus::ServerChannel& ch) {
     if (!held_.send)
         return true;
-    if (ch.send(st::completion_header(held_), &held_.packet, sizeof held_.packet) != vmbus::RingStatus::ok)
+    vmbus::RingStatus r = ch.send(st::completion_header(held_), &held_.packet, sizeof held_.packet);
+    if (r != vmbus::RingStatus::ok) {
+        // Full is the child's to clear by reading; anything else leaves the completion held until
+        // the channel closes, which the child would wait on for ever: say so.
+        if (r != vmbus::RingStatus::full && logged_++ < 16)
+            rt::log("root: child %s: disk: a completion could not be sent: %s\n", child_->config.name,
+                    vmbus::to_string(r));
+        held_back_ += r == vmbus::RingStatus::full;
         return false;
+    }
     held_.send = false;
+    completions_++;
     return true;
 }
 

@@ -36,6 +36,8 @@ private:
     alignas(vmbus::storvsc::StorageTarget) uint8_t target_[sizeof(vmbus::storvsc::StorageTarget)];
     vmbus::storvsc::Reply held_{};   // a completion waiting for room in the child's inbound ring
     uint64_t refusals_seen_ = 0;
+    uint64_t completions_ = 0;   // completions written into the child's inbound ring
+    uint64_t held_back_ = 0;     // sends that found no room there (the completion stays held)
     uint32_t logged_ = 0;
     bool more_ = false;
 };

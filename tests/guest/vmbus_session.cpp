@@ -67,9 +67,11 @@ bool post(uint32_t connection, const void* message, uint32_t size) {
 
 // SINT 2's message (type 0, then EOM when message-pending: TLFS 11.10.3) and its event flags
 // (the root sets flag = relid).
-void pump_once() {
+bool pump_once() {
+    bool any = false;
     volatile Message& slot = simp[sint];
     if (slot.header.type != tlfs::root::MessageType::none) {
+        any = true;
         alignas(8) uint8_t bytes[240];
         uint32_t size = slot.header.payload_size <= sizeof bytes ? slot.header.payload_size : sizeof bytes;
         __builtin_memcpy(bytes, const_cast<const uint64_t*>(slot.payload), size);
@@ -83,9 +85,42 @@ void pump_once() {
     }
     volatile uint64_t* flags = event_flags(sint);
     uint64_t set = __atomic_exchange_n(const_cast<uint64_t*>(flags), 0, __ATOMIC_ACQ_REL);
+    any = any || set != 0;
     for (uint32_t bit = 0; set; bit++, set >>= 1)
         if (set & 1)
             the_client.on_event(bit);
+    return any;
+}
+
+void idle(uint64_t end) {
+    // The x2APIC timer, one-shot at the APIC frequency divided by 1 (SDM vol 3 11.5.4), counts to
+    // the wake-up; its gate is one of tests/guest/vectors' counting gates, which sends the EOI.
+    constexpr uint32_t lvt_timer = 0x832, initial_count = 0x838, divide = 0x83e;
+    constexpr uint8_t v_wake = 0x5f;
+    static uint64_t apic_hz = ~0ull;   // ~0: not looked at yet; 0: no frequency MSR, so spin
+    if (apic_hz == ~0ull) {
+        rt::Probe f = rt::probe_rdmsr(msr::apic_frequency);
+        apic_hz = f.vector < 0 ? f.value : 0;
+        if (apic_hz && (rt::probe_wrmsr(divide, 0xb).vector >= 0 || rt::probe_wrmsr(lvt_timer, v_wake).vector >= 0))
+            apic_hz = 0;
+    }
+    uint64_t flags;
+    asm volatile("pushfq; pop %0" : "=r"(flags));
+    uint64_t now = vectors::ref_now();
+    if (apic_hz == 0 || !(flags & (1u << 9)) || now >= end)
+        return;
+    uint64_t ticks = end - now < idle_wake_ms * 10'000 ? end - now : idle_wake_ms * 10'000;
+    uint64_t count = apic_hz / 10'000 * ticks / 1000;
+    vectors::cli();
+    // Looked at with interrupts off, then `sti; hlt`: an interrupt after the look is taken once
+    // the HLT has begun (the STI shadow, SDM vol 3 6.8.3), so it cannot be slept through.
+    // pump_once takes the first word of flags only (relids stay below 64).
+    bool pending = simp[sint].header.type != tlfs::root::MessageType::none || event_flags(sint)[0] != 0;
+    if (!pending) {
+        rt::wrmsr(initial_count, count ? count : 1);
+        asm volatile("sti; hlt" ::: "memory");
+    }
+    vectors::sti();
 }
 
 volatile uint64_t* event_flags(uint32_t sint) { return siefp + sint * (2048 / 64); }

@@ -34,13 +34,26 @@ void reset_messages_seen();
 // The SIEFP's 2048 event flags of `sint` (TLFS 11.9.3), as 32 words.
 [[nodiscard]] volatile uint64_t* event_flags(uint32_t sint);
 
-// Takes SINT 2's message and event flags into the client, once.
-void pump_once();
+// Takes SINT 2's message and event flags into the client, once; whether there was any.
+bool pump_once();
+
+// Halts VP 0 until an interrupt (a SINT 2 message or event, or a wake-up timer at most
+// idle_wake_ms later and never after `end`, in reference time) when nothing is pending, as an
+// idle Linux guest does. Spinning instead would read the reference counter, an exit each time, for
+// as long as the wait lasts. Spins (returns at once) while interrupts are off or the wake-up
+// timer is not available.
+void idle(uint64_t end);
+inline constexpr uint64_t idle_after_ms = 2;   // of quiet before halting (request/response stays polled)
+inline constexpr uint64_t idle_wake_ms = 10;  // a condition no interrupt announces waits at most this
 template <class F> bool pump_until(F done, uint64_t ms = wait_ms) {
-    for (uint64_t end = vectors::ref_now() + ms * 10'000; vectors::ref_now() < end;) {
-        pump_once();
+    uint64_t now = vectors::ref_now(), end = now + ms * 10'000, busy = now;
+    for (; now < end; now = vectors::ref_now()) {
+        if (pump_once())
+            busy = now;
         if (done())
             return true;
+        if (now - busy >= idle_after_ms * 10'000)
+            idle(end);
     }
     return done();
 }
