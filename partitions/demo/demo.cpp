@@ -87,10 +87,11 @@ vmbus::RingStatus disk_receive(void*, uint8_t* buffer, uint32_t capacity, vmbus:
     return disk_ch->receive(buffer, capacity, out);
 }
 void disk_done(void*) { disk_ch->done_receiving(); }
-// Between polls: the SynIC (signals, messages) and the heartbeats; 5 s per request.
+// Between polls: the SynIC (signals, messages) and the heartbeats; 30 s per request, Linux's
+// default SCSI command timeout (an emulator on a loaded host can stall a guest for seconds).
 bool disk_wait(void*, uint32_t round) {
     if (round == 0)
-        wait_until = vectors::ref_now() + 5000 * 10'000ull;
+        wait_until = vectors::ref_now() + 30'000 * 10'000ull;
     vmbus_session::pump_once();
     serve_utilities();
     return vectors::ref_now() < wait_until;

@@ -19,6 +19,7 @@ volatile uint64_t* siefp;
 tlfs::Status posted = tlfs::Status::success;
 uint32_t seen;
 uint64_t signals;
+uint64_t halts;
 bool (*message_hook)(const uint8_t*, uint32_t);
 
 bool post_message(void*, uint32_t conn, const void* msg, uint32_t size) {
@@ -60,6 +61,7 @@ void set_message_hook(bool (*hook)(const uint8_t*, uint32_t)) { message_hook = h
 uint32_t messages_seen() { return seen; }
 void reset_messages_seen() { seen = 0; }
 tlfs::Status last_post() { return posted; }
+uint64_t idle_halts() { return halts; }
 uint64_t signals_sent() { return __atomic_load_n(&signals, __ATOMIC_RELAXED); }
 bool post(uint32_t connection, const void* message, uint32_t size) {
     return post_message(nullptr, connection, message, size);
@@ -118,6 +120,7 @@ void idle(uint64_t end) {
     bool pending = simp[sint].header.type != tlfs::root::MessageType::none || event_flags(sint)[0] != 0;
     if (!pending) {
         rt::wrmsr(initial_count, count ? count : 1);
+        halts++;
         asm volatile("sti; hlt" ::: "memory");
     }
     vectors::sti();

@@ -43,7 +43,9 @@ bool pump_once();
 // as long as the wait lasts. Spins (returns at once) while interrupts are off or the wake-up
 // timer is not available.
 void idle(uint64_t end);
-inline constexpr uint64_t idle_after_ms = 2;   // of quiet before halting (request/response stays polled)
+// How many times idle() halted VP 0 so far.
+[[nodiscard]] uint64_t idle_halts();
+inline constexpr uint64_t idle_after_ms = 20;  // of quiet before halting (requests and benches stay polled)
 inline constexpr uint64_t idle_wake_ms = 10;  // a condition no interrupt announces waits at most this
 template <class F> bool pump_until(F done, uint64_t ms = wait_ms) {
     uint64_t now = vectors::ref_now(), end = now + ms * 10'000, busy = now;
