@@ -59,36 +59,21 @@ void reset(uint8_t vector) {
         reset(vector, vp);
 }
 
-namespace {
-// A read of the reference counter is an exit (it is an MSR), so a wait looks at the clock once
-// per 64 looks at its condition: fewer exits for the same wait, which under QEMU's AMD-V also
-// means fewer chances of its world-switch defect (docs/emulator-defects.md).
-template <class F> bool spin_until(F done, uint64_t end) {
-    for (;;) {
-        for (uint32_t i = 0; i < 64; i++) {
-            if (done())
-                return true;
-            asm volatile("pause");
-        }
-        if (ref_now() >= end)
-            return done();
-    }
-}
-} // namespace
-
 bool wait_count(uint32_t vp, uint8_t vector, uint32_t want, uint64_t ms) {
     uint64_t end = ref_now() + ms * 10'000;
     uint64_t flags;
     asm volatile("pushfq; popq %0" : "=r"(flags));
     sti();
-    bool got = spin_until([&] { return count(vp, vector) >= want; }, end);
+    while (count(vp, vector) < want && ref_now() < end)
+        asm volatile("pause");
     if (!(flags & (1u << 9)))
         cli();
-    return got;
+    return count(vp, vector) >= want;
 }
 
 void spin_ms(uint64_t ms) {
-    spin_until([] { return false; }, ref_now() + ms * 10'000);
+    for (uint64_t end = ref_now() + ms * 10'000; ref_now() < end;)
+        asm volatile("pause");
 }
 
 } // namespace vectors
