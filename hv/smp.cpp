@@ -137,6 +137,8 @@ bool call_on(uint32_t index, CallFn fn, void* arg) {
     uint64_t seq = c.call_seq + 1;
     __atomic_store_n(&c.call_seq, seq, __ATOMIC_RELEASE);
     bool ok = apic::send(c.apic_id, apic::Delivery::fixed, arch::vector_call);
+    if (!ok)
+        console::log("hv: smp: the IPI to processor %u stayed pending for 100 ms (ICR delivery status)\n", index);
     const char* was = this_cpu().doing;
     const uint64_t exits_before = c.exits;
     this_cpu().doing = "waiting for a call's answer";

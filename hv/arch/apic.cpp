@@ -49,11 +49,18 @@ bool send_raw(uint32_t dest, uint32_t low) {
     IrqSave s;
     write(reg_icr_high, dest << 24);
     write(reg_icr_low, low);
-    // Delivery status (bit 12) clears once the APIC has sent the message.
-    for (uint64_t deadline = tsc::deadline_us(100000); tsc::before(deadline);)
+    // Delivery status (bit 12) clears once the APIC has sent the message. Looked at once more
+    // after the deadline: a processor held up past it (an emulator thread descheduled) must not
+    // take an IPI that went out for one that did not.
+    const uint64_t deadline = tsc::deadline_us(100000);
+    for (;;) {
+        const bool late = !tsc::before(deadline);
         if (!(read(reg_icr_low) & (1u << 12)))
             return true;
-    return false;
+        if (late)
+            return false;
+        x86::pause();
+    }
 }
 
 } // namespace
