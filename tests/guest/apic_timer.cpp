@@ -84,17 +84,31 @@ void one_shot_checks(suite::Reporter& r) {
 void periodic_checks(suite::Reporter& r) {
     constexpr uint64_t ms = 10;
     constexpr uint32_t n = 8;
-    clear_log();
-    uint64_t t0 = vectors::ref_now();
-    arm(lvt_periodic | v_timer, 0xb, counts_for_ms(ms, 1));
-    vectors::wait_count(vp, v_timer, n, n * ms + late_ms);
-    bool early = false;
-    for (uint32_t k = 0; k < n && k < log_n; k++)
-        early = early || log_ref[k] < not_before(t0, (k + 1) * ms * units_per_ms);
-    r.check(log_n >= n && !early, "periodic: 8 interrupts, the k-th not before k periods of 10 ms");
-    uint64_t last = log_n >= n ? log_ref[n - 1] - t0 : 0;
-    r.check(log_n >= n && last <= (n * ms + late_ms) * units_per_ms,
-            "periodic: the 8th interrupt within 8 periods and the lateness bound (no drift)");
+    // Measured at most twice: a guest's time under an emulator is the host's, and a host that
+    // stops the emulator's thread for more than the lateness bound (seen once in a fresh-clone
+    // run: 7 interrupts in 130 ms, against 80.1-80.2 ms for the 8th in every run alone) makes
+    // periods fold into one. A timer that is wrong fails both; each failed attempt is printed.
+    bool early = false, enough = false, in_time = false;
+    uint64_t last = 0;
+    for (uint32_t attempt = 0; attempt < 2 && !(enough && !early && in_time); attempt++) {
+        if (attempt)
+            r.diag("periodic 10 ms, attempt 1: %u interrupts, the 8th after %lu units of 100 ns, %s; measured again",
+                   log_n, last, early ? "one early" : "none early");
+        clear_log();
+        uint64_t t0 = vectors::ref_now();
+        arm(lvt_periodic | v_timer, 0xb, counts_for_ms(ms, 1));
+        vectors::wait_count(vp, v_timer, n, n * ms + late_ms);
+        early = false;
+        for (uint32_t k = 0; k < n && k < log_n; k++)
+            early = early || log_ref[k] < not_before(t0, (k + 1) * ms * units_per_ms);
+        enough = log_n >= n;
+        last = enough ? log_ref[n - 1] - t0 : 0;
+        in_time = enough && last <= (n * ms + late_ms) * units_per_ms;
+        if (!(enough && !early && in_time))
+            stop();
+    }
+    r.check(enough && !early, "periodic: 8 interrupts, the k-th not before k periods of 10 ms");
+    r.check(in_time, "periodic: the 8th interrupt within 8 periods and the lateness bound (no drift)");
     r.diag("periodic 10 ms: %u interrupts, the 8th after %lu units of 100 ns", log_n, last);
     rt::wrmsr(msr_initial, 0);
     uint32_t stopped_at = fired();
