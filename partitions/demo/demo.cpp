@@ -155,8 +155,10 @@ bool use_disk(const char* text) {
     uint64_t sectors = st::be64_at(buf) + 1;
     uint32_t sector = st::be32_at(buf + 8);
     say("disk: %lu sectors of %u bytes (%lu KiB)", sectors, sector, sectors * sector >> 10);
-    if (sector != 512 || sectors * 512 < total)
+    if (sector != 512 || sectors * 512 < total) {
+        say("disk: the write and read-back wants 512-byte sectors and at least 1 MiB");
         return false;
+    }
     // Write 1 MiB from sector 0 in 64 KiB WRITE(10)s, then read each back and compare.
     bool same = true;
     for (uint32_t at = 0; at < total && same; at += chunk) {
