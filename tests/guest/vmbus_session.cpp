@@ -122,6 +122,9 @@ void idle(uint64_t end) {
         rt::wrmsr(initial_count, count ? count : 1);
         halts++;
         asm volatile("sti; hlt" ::: "memory");
+        // Woken by anything else, the timer is stopped: it would fire later in whatever the VP
+        // does next (a timed transfer, say).
+        rt::wrmsr(initial_count, 0);
     }
     vectors::sti();
 }
