@@ -41,7 +41,8 @@ bool pump_once();
 // idle_wake_ms later and never after `end`, in reference time) when nothing is pending, as an
 // idle Linux guest does. Spinning instead would read the reference counter, an exit each time, for
 // as long as the wait lasts. Spins (returns at once) while interrupts are off or the wake-up
-// timer is not available.
+// timer is not available. The wake-up is VP 0's x2APIC timer (one-shot, vector 0x5f): a suite
+// on this session leaves that timer to it.
 void idle(uint64_t end);
 // How many times idle() halted VP 0 so far.
 [[nodiscard]] uint64_t idle_halts();
