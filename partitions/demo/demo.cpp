@@ -200,8 +200,6 @@ int rt::partition_main(const root_abi::RootHandoff& h) {
         rt::log("demo: no hypercall interface or SynIC\n");
         return 1;
     }
-    vectors::init(h);
-    rt::wrmsr(0x80f, 0x1ff);   // x2APIC SVR: software-enabled (SDM vol 3 11.9)
     vectors::sti();
     if (!vmbus_session::connect()) {
         rt::log("demo: VMBus contact failed\n");

@@ -283,8 +283,6 @@ int rt::partition_main(const root_abi::RootHandoff& h) {
         bench_volume = c[0] == 'b' && c[1] == 'e' && c[2] == 'n' && c[3] == 'c' && c[4] == 'h';
     bool synic = vmbus_session::init(h, v_vmbus) &&
                  rt::probe_wrmsr(tlfs::msr::sint0 + echo::answer_sint, v_echo).vector < 0;
-    vectors::init(h);
-    rt::wrmsr(0x80f, 0x1ff);   // x2APIC SVR: software-enabled (SDM vol 3 11.9)
     vectors::sti();
     for (uint32_t i = 0; i < sizeof payload; i++)
         payload[i] = static_cast<uint8_t>(i * 7 + 1);

@@ -430,8 +430,6 @@ int rt::partition_main(const root_abi::RootHandoff& h) {
     r.begin(planned);
     r.diag("child-storage: backend %s, %u processors", h.backend, h.processor_count);
     bool synic = vmbus_session::init(h, v_vmbus);
-    vectors::init(h);
-    rt::wrmsr(0x80f, 0x1ff);   // x2APIC SVR: software-enabled (SDM vol 3 11.9)
     vectors::sti();
     seed = rt::rdtsc() | 1;
     uint8_t id[16];

@@ -142,8 +142,6 @@ int rt::partition_main(const root_abi::RootHandoff& h) {
     r.begin(planned);
     r.diag("child-utilities: backend %s, %u processors", h.backend, h.processor_count);
     bool synic = vmbus_session::init(h, v_vmbus);
-    vectors::init(h);
-    rt::wrmsr(0x80f, 0x1ff);   // x2APIC SVR: software-enabled (SDM vol 3 11.9)
     vectors::sti();
     vmbus::VmbusClient& client = vmbus_session::client();
     bool offered = synic && vmbus_session::connect() && client.find(ic::heartbeat_class) &&

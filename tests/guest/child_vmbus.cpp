@@ -333,8 +333,6 @@ int rt::partition_main(const root_abi::RootHandoff& h) {
     r.begin(planned);
     r.diag("child-vmbus: backend %s, %u processors", h.backend, h.processor_count);
     bool synic = vmbus_session::init(h, v_vmbus);
-    vectors::init(h);
-    rt::wrmsr(0x80f, 0x1ff);   // x2APIC SVR: software-enabled (SDM vol 3 11.9)
     vmbus_session::set_message_hook(take_raw);
     r.check(synic, "the hypercall interface and the SynIC with SINT 2");
     vectors::sti();

@@ -44,6 +44,10 @@ vmbus::VmbusClient the_client({nullptr, post_message, signal});
 } // namespace
 
 bool init(const root_abi::RootHandoff& h, uint8_t vector) {
+    // The counting gates (their EOI) and a software-enabled x2APIC (SDM vol 3 11.9): SINT 2's
+    // vector and idle()'s wake-up timer are delivered through them.
+    vectors::init(h);
+    rt::wrmsr(0x80f, 0x1ff);
     rt::pages::init(h);
     bool interface = rt::hc::init(h);
     rt::hc::init_cpu(0);

@@ -15,8 +15,9 @@ namespace vmbus_session {
 
 inline constexpr uint64_t wait_ms = 3000;
 
-// The hypercall interface on VP 0, the SIMP and SIEFP, SINT 2 at `vector` and the SynIC; false
-// when any of it was refused.
+// tests/guest/vectors' gates and the x2APIC enabled (whatever the rest does), then the hypercall
+// interface on VP 0, the SIMP and SIEFP, SINT 2 at `vector` and the SynIC; false when any of
+// that was refused. Interrupts stay off: the suite says when with vectors::sti().
 [[nodiscard]] bool init(const root_abi::RootHandoff& h, uint8_t vector);
 vmbus::VmbusClient& client();
 
