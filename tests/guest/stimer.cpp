@@ -146,48 +146,74 @@ void jitter(suite::Reporter& r, uint32_t n) {
     r.diag("stimer-jitter median_100ns=%lu max_100ns=%lu", d[n / 2], d[n - 1]);
 }
 
-void periodic_checks(suite::Reporter& r) {
+// One run of timer 1 in periodic mode, 60 periods of 20 ms, and what the checks ask of it.
+struct PeriodicRun {
+    uint64_t t0 = 0, t1 = 0;   // reference time before and after the enable
+    uint32_t n = 0;            // expiry messages taken (at most periodic_n)
+    bool first = false, grid = false, early = false, exact = false;
+    uint64_t worst = 0, spanned = 0;
+    [[nodiscard]] bool timely() const { return n == periodic_n && !early && worst <= late_ms * units_per_ms; }
+};
+
+PeriodicRun periodic_run() {
+    PeriodicRun p;
     reset_log(0);
     write(count_msr(1), periodic_units);
-    uint64_t t0 = now();
+    p.t0 = now();
     write(config_msr(1), periodic | sint(2) | enable);
-    uint64_t t1 = now();
+    p.t1 = now();
     vectors::wait_count(0, v_sint2, periodic_n, (periodic_n + periodic_skips_allowed) * periodic_ms + late_ms);
     write(count_msr(1), 0);
-    uint32_t n = msgs[0].n < periodic_n ? msgs[0].n : periodic_n;
+    p.n = msgs[0].n < periodic_n ? msgs[0].n : periodic_n;
     const Msg* at = msgs[0].at;
     // The first period begins when the timer is enabled (TLFS synthetic timer count register).
-    r.check(n > 0 && at[0].index == 1 && at[0].expiration >= t0 + periodic_units &&
-                at[0].expiration <= t1 + periodic_units,
-            "periodic: the first expiry is one period after the enable");
+    p.first = p.n > 0 && at[0].index == 1 && at[0].expiration >= p.t0 + periodic_units &&
+              at[0].expiration <= p.t1 + periodic_units;
     // Expiration times are the hypervisor's own arithmetic in reference time, so no measurement
     // noise enters: each must sit exactly on the grid of whole periods from the first (no drift).
-    bool grid = n == periodic_n, early = false;
-    uint64_t worst = 0;
-    for (uint32_t k = 0; k < n; k++) {
-        grid = grid && at[k].type == msg_timer_expired && at[k].expiration >= at[0].expiration &&
-               (at[k].expiration - at[0].expiration) % periodic_units == 0 &&
-               (k == 0 || at[k].expiration > at[k - 1].expiration);
-        early = early || at[k].delivery < at[k].expiration || at[k].handler < at[k].expiration;
-        if (at[k].handler - at[k].expiration > worst)
-            worst = at[k].handler - at[k].expiration;
+    p.grid = p.n == periodic_n;
+    for (uint32_t k = 0; k < p.n; k++) {
+        p.grid = p.grid && at[k].type == msg_timer_expired && at[k].expiration >= at[0].expiration &&
+                 (at[k].expiration - at[0].expiration) % periodic_units == 0 &&
+                 (k == 0 || at[k].expiration > at[k - 1].expiration);
+        p.early = p.early || at[k].delivery < at[k].expiration || at[k].handler < at[k].expiration;
+        if (at[k].handler - at[k].expiration > p.worst)
+            p.worst = at[k].handler - at[k].expiration;
     }
-    uint64_t spanned = n ? (at[n - 1].expiration - at[0].expiration) / periodic_units + 1 : 0;
-    bool exact = grid && spanned <= n + periodic_skips_allowed;
-    r.check(exact, "periodic: 60 expiries on the grid of 20 ms periods from the first (no drift), at most 10% skipped");
-    for (uint32_t k = 1; k < n && !exact; k++)
+    p.spanned = p.n ? (at[p.n - 1].expiration - at[0].expiration) / periodic_units + 1 : 0;
+    p.exact = p.grid && p.spanned <= p.n + periodic_skips_allowed;
+    return p;
+}
+
+void periodic_checks(suite::Reporter& r) {
+    // Measured at most twice, as the apic suite's periodic timer is: a guest's time under an
+    // emulator is the host's, and a host that stops the emulator's thread past the lateness bound
+    // (seen once in a fresh-clone run: a handler 102 ms after its expiry) says nothing of the
+    // hypervisor. A timer that is wrong fails both; a failed first attempt is printed.
+    PeriodicRun p = periodic_run();
+    if (!(p.first && p.exact && p.timely())) {
+        r.diag("periodic, attempt 1: %u expiries over %lu periods, first on time %d, worst handler latency %lu "
+               "(100 ns); measured again",
+               p.n, p.spanned, p.first, p.worst);
+        write(config_msr(1), 0);
+        p = periodic_run();
+    }
+    const Msg* at = msgs[0].at;
+    const uint32_t n = p.n;
+    r.check(p.first, "periodic: the first expiry is one period after the enable");
+    r.check(p.exact, "periodic: 60 expiries on the grid of 20 ms periods from the first (no drift), at most 10% skipped");
+    for (uint32_t k = 1; k < n && !p.exact; k++)
         if (at[k].expiration != at[k - 1].expiration + periodic_units) {
             r.diag("periodic: expiry %u at %lu follows %lu (a step of %ld; delivered %lu, previous delivered %lu)", k,
                    at[k].expiration, at[k - 1].expiration, static_cast<int64_t>(at[k].expiration - at[k - 1].expiration),
                    at[k].delivery, at[k - 1].delivery);
             break;
         }
-    if (!exact)
-        r.diag("periodic: %u expiries over %lu periods; first at %lu, last at %lu", n, spanned, n ? at[0].expiration : 0,
+    if (!p.exact)
+        r.diag("periodic: %u expiries over %lu periods; first at %lu, last at %lu", n, p.spanned, n ? at[0].expiration : 0,
                n ? at[n - 1].expiration : 0);
-    r.diag("periodic: worst handler latency %lu (100 ns)", worst);
-    r.check(n == periodic_n && !early && worst <= late_ms * units_per_ms,
-            "periodic: every expiry delivered and handled not before its time, within the lateness bound");
+    r.diag("periodic: worst handler latency %lu (100 ns)", p.worst);
+    r.check(p.timely(), "periodic: every expiry delivered and handled not before its time, within the lateness bound");
     jitter(r, n);
     uint32_t stopped = msgs[0].n;
     vectors::spin_ms(3 * periodic_ms);
