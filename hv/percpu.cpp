@@ -36,8 +36,12 @@ uint32_t online_count() {
 }
 
 void mark_online(PerCpu& c) {
-    __atomic_store_n(&c.online, true, __ATOMIC_RELEASE);
+    // The count first: the boot processor waits for this flag and then takes online_count() as
+    // the next processor's slot. With the flag first, a processor stopped between the two stores
+    // (an emulator's thread descheduled) let the next one be given the same slot: four online,
+    // three slots, and "3 of 4 answered" at the first call on every processor.
     __atomic_fetch_add(&online, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&c.online, true, __ATOMIC_RELEASE);
 }
 
 void percpu_init_bsp(uint64_t stack_top) {
