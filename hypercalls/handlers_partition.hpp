@@ -211,7 +211,7 @@ template <class P> Status dispatch_vp(Call<P>& c) {
             return s;
         if (in.flags & ~pm::r::dispatch_flag::clear_intercept_suspend)
             return Status::invalid_parameter;
-        return c.pf.pm_dispatch(c, in.partition_id, in.vp_index);
+        return c.pf.pm_dispatch(c, in.partition_id, in.vp_index, in.time_slice);
     }
 }
 

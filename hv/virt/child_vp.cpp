@@ -1,6 +1,7 @@
 // Child partitions' virtual processors (hv/virt/children.hpp): creation in deposited pages,
 // start contexts, virtual interrupts, and DispatchVp — a child VP runs on the processor of the
 // root VP that dispatched it, until the root is needed.
+#include "hv/arch/tsc.hpp"
 #include "hv/console.hpp"
 #include "hv/lib/new.hpp"
 #include "hv/memory/physical.hpp"
@@ -325,7 +326,9 @@ bool may_block(Vp& vp, bool interruptible) {
 
 // `root_takes_interrupts`: the root called with RFLAGS.IF set, so an interrupt for it is worth
 // returning for (one it cannot take yet would only turn every child exit into a return).
-template <class Vendor> Status dispatch_loop(Vp& root_vp, Vp& vp, DispatchReport& out, bool root_takes_interrupts) {
+// `slice_end`: the TSC at which the root gets its processor back at the next exit.
+template <class Vendor>
+Status dispatch_loop(Vp& root_vp, Vp& vp, DispatchReport& out, bool root_takes_interrupts, uint64_t slice_end) {
     auto& cpu = vcpu_of<Vendor>(vp);
     for (;;) {
         VpState s = __atomic_load_n(&vp.state, __ATOMIC_ACQUIRE);
@@ -362,11 +365,17 @@ template <class Vendor> Status dispatch_loop(Vp& root_vp, Vp& vp, DispatchReport
             // the root runs now, not at its next timer tick.
             report(vp, cpu, x, out, DispatchReport::Reason::interrupted);
             return Status::success;
+        } else if (!tsc::before(slice_end)) {
+            // The slice the root gave is over. Its own interrupts normally end a slice sooner;
+            // this bound holds when they do not, so a child that keeps exiting into the
+            // hypervisor (a spin on a synthetic MSR) cannot keep the root from its processor.
+            report(vp, cpu, x, out, DispatchReport::Reason::interrupted);
+            return Status::success;
         }
     }
 }
 
-template <class Vendor> Status dispatch_impl(Vp& root_vp, Vp& vp, DispatchReport& out) {
+template <class Vendor> Status dispatch_impl(Vp& root_vp, Vp& vp, uint64_t time_slice, DispatchReport& out) {
     // The root's state is the loaded one until bring_here switches to the child's.
     bool root_if = vcpu_of<Vendor>(root_vp).read(Reg::rflags) & (1u << 9);
     if (!bring_here<Vendor>(vp))
@@ -374,20 +383,23 @@ template <class Vendor> Status dispatch_impl(Vp& root_vp, Vp& vp, DispatchReport
     __atomic_store_n(&vp.halted_in_root, false, __ATOMIC_SEQ_CST);
     __atomic_store_n(&vp.cpu, this_cpu().index, __ATOMIC_RELEASE);   // where kick() finds it
     timers_enter(vp);
-    Status s = dispatch_loop<Vendor>(root_vp, vp, out, root_if);
+    // 100 ns units to microseconds, at most 10 s (a root may ask for less, never for no end).
+    const uint64_t slice_us = time_slice == 0 || time_slice / 10 > 10'000'000 ? 10'000'000 : time_slice / 10;
+    Status s = dispatch_loop<Vendor>(root_vp, vp, out, root_if, tsc::deadline_us(slice_us));
     timers_leave(vp, out.reason == DispatchReport::Reason::halted);
     return s;
 }
 
 } // namespace
 
-Status dispatch(Vp& root_vp, uint64_t id, uint32_t vp_index, DispatchReport& out) {
+Status dispatch(Vp& root_vp, uint64_t id, uint32_t vp_index, uint64_t time_slice, DispatchReport& out) {
     Child* c;
     Vp* vp;
     if (Status s = claim(id, vp_index, c, vp); s != Status::success)
         return s;
     out = DispatchReport{};
-    Status s = ept() ? dispatch_impl<VmxVendor>(root_vp, *vp, out) : dispatch_impl<SvmVendor>(root_vp, *vp, out);
+    Status s = ept() ? dispatch_impl<VmxVendor>(root_vp, *vp, time_slice, out)
+                     : dispatch_impl<SvmVendor>(root_vp, *vp, time_slice, out);
     unclaim(*vp);
     return s;
 }

@@ -126,7 +126,9 @@ enum class InterruptType : uint8_t { fixed, nmi, init, sipi };
                                       bool from_hypervisor = false);
 
 // Runs the child VP on the calling processor until the root is needed (TLFS DispatchVp).
-[[nodiscard]] Status dispatch(Vp& root_vp, uint64_t id, uint32_t vp_index, DispatchReport& out);
+// `time_slice` (100 ns units, 0 for none): the longest the child runs before the root gets its
+// processor back, whatever the root's interrupts do.
+[[nodiscard]] Status dispatch(Vp& root_vp, uint64_t id, uint32_t vp_index, uint64_t time_slice, DispatchReport& out);
 
 // Pages the ledger accounts for, per owner class, for the create/destroy accounting test.
 struct Accounting {

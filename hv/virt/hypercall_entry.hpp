@@ -186,9 +186,9 @@ public:
         }
         return children::assert_interrupt(id, t, static_cast<uint32_t>(dest), vector);
     }
-    template <class C> [[nodiscard]] tlfs::Status pm_dispatch(C& c, uint64_t id, uint32_t vpi) {
+    template <class C> [[nodiscard]] tlfs::Status pm_dispatch(C& c, uint64_t id, uint32_t vpi, uint64_t time_slice) {
         DispatchReport r;
-        if (tlfs::Status st = children::dispatch(vp_, id, vpi, r); st != tlfs::Status::success)
+        if (tlfs::Status st = children::dispatch(vp_, id, vpi, time_slice, r); st != tlfs::Status::success)
             return st;
         Vp* child = children::find_vp(id, vpi);
         if (!child)
